@@ -1,0 +1,57 @@
+/* fault_catalog.h - the fixed catalogue of connector faults (FAULTS.md).
+ *
+ * Ids are stable and never reused.  The table is read-only; the live state of
+ * each fault is kept by the daemon's fault registry (daemon/faults.h). */
+#pragma once
+
+#include <stddef.h>
+
+enum fault_severity {
+	FAULT_MINOR,
+	FAULT_MAJOR,
+	FAULT_CRITICAL,
+};
+
+/* Which policy switch a fault depends on: a fault whose feature the policy
+ * turns off never applies. */
+enum fault_feature {
+	FEATURE_ALWAYS,
+	FEATURE_FILE_MONITOR, /* monitor_file_copies_moves */
+	FEATURE_NET_MONITOR,  /* device_flow_correlation */
+	FEATURE_ANY_MONITOR,  /* either of the two */
+	FEATURE_EBPF,         /* any feature built on eBPF */
+};
+
+enum fault_id {
+	FAULT_SCAN_USER = 5,
+	FAULT_SCAN_RESTARTING = 6,
+	FAULT_SCAN_START = 7,
+	FAULT_FILE_MONITOR = 8,
+	FAULT_NET_MONITOR = 9,
+	FAULT_KERNEL_BTF = 11,
+	FAULT_KERNEL_INCOMPATIBLE = 16,
+	FAULT_OVERLOAD = 18,
+	FAULT_SELINUX = 19,
+	FAULT_DEFS_OUTDATED = 20,
+	FAULT_EVENT_LOG = 21,
+};
+
+struct fault_def {
+	int id;
+	const char *name;
+	enum fault_severity severity;
+	enum fault_feature feature;
+	const char *remediation;
+};
+
+extern const struct fault_def fault_catalog[];
+extern const size_t fault_catalog_len;
+
+/* NULL when id is not in the catalogue. */
+const struct fault_def *fault_def_find(int id);
+/* Index of id in fault_catalog, or -ENOENT. */
+int fault_def_index(int id);
+
+const char *fault_severity_name(enum fault_severity s);
+/* -EINVAL for an unknown name. */
+int fault_severity_from_name(const char *name);

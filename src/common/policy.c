@@ -1,0 +1,430 @@
+#include "policy.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cleanup.h"
+
+enum kind {
+	K_BOOL,
+	K_UINT,
+	K_U64,
+	K_PATH,    /* absolute path */
+	K_NAME,    /* user or group name */
+	K_VERSION, /* MAJOR.MINOR */
+	K_PATHLIST,
+	K_GROUP,
+};
+
+struct field {
+	const char *name;
+	enum kind kind;
+	size_t off;
+	size_t count_off;            /* K_PATHLIST: where the count goes */
+	uint64_t min, max;           /* K_UINT, K_U64 */
+	const struct field *group;   /* K_GROUP: its fields, NULL-terminated */
+};
+
+#define F(n, k, lo, hi) { #n, k, offsetof(struct policy, n), 0, lo, hi, NULL }
+#define FL(n) { #n, K_PATHLIST, offsetof(struct policy, n), offsetof(struct policy, n_##n), 0, 0, NULL }
+#define FG(n, tbl) { #n, K_GROUP, 0, 0, 0, 0, tbl }
+#define FN(key, member, k, lo, hi) { key, k, offsetof(struct policy, member), 0, lo, hi, NULL }
+
+static const struct field event_log_fields[] = {
+	FN("max_bytes", event_log_max_bytes, K_U64, 4096, UINT64_C(1) << 40),
+	FN("keep", event_log_keep, K_UINT, 1, 100),
+	{ 0 },
+};
+
+static const struct field fault_fields[] = {
+	F(scan_crash_count, K_UINT, 1, 1000),
+	F(scan_crash_window, K_UINT, 1, 86400),
+	F(scan_calm, K_UINT, 1, 86400),
+	F(scan_escalate, K_UINT, 1, 86400 * 7),
+	F(overload_grace, K_UINT, 0, 3600),
+	F(overload_calm, K_UINT, 1, 3600),
+	F(queue_high_water, K_UINT, 2, 1u << 24),
+	F(queue_low_water, K_UINT, 1, 1u << 24),
+	F(defs_max_age, K_UINT, 3600, 86400 * 365),
+	F(min_mem_mb, K_UINT, 0, 1u << 20),
+	{ 0 },
+};
+
+static const struct field root_fields[] = {
+	F(monitor_file_copies_moves, K_BOOL, 0, 0),
+	F(device_flow_correlation, K_BOOL, 0, 0),
+	FL(process_exclusions),
+	FL(path_exclusions),
+	F(scan_user, K_NAME, 0, 0),
+	F(scan_group, K_NAME, 0, 0),
+	F(admin_group, K_NAME, 0, 0),
+	F(install_prefix, K_PATH, 0, 0),
+	F(btf_dir, K_PATH, 0, 0),
+	F(min_kernel, K_VERSION, 0, 0),
+	F(recheck_interval, K_UINT, 1, 86400),
+	FG(event_log, event_log_fields),
+	FG(faults, fault_fields),
+	{ 0 },
+};
+
+struct parse {
+	const char *name;
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct parse *ps, const config_setting_t *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct parse *ps, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(ps->err, ps->errlen, "%s:%u: ", ps->name,
+			 s ? config_setting_source_line(s) : 0);
+	if (n < 0 || (size_t)n >= ps->errlen)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(ps->err + n, ps->errlen - n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static bool valid_name(const char *s)
+{
+	/* The portable user/group name set of POSIX plus '-' not leading. */
+	size_t n = strlen(s);
+	if (n == 0 || n > 32 || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(s[i] == '_' || s[i] == '-' || s[i] == '.' || (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+			return false;
+	return true;
+}
+
+static bool valid_path(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 0 && n < PATH_MAX && s[0] == '/';
+}
+
+static bool valid_version(const char *s)
+{
+	unsigned a, b;
+	int end = 0;
+	return sscanf(s, "%3u.%3u%n", &a, &b, &end) == 2 && s[end] == '\0';
+}
+
+static int set_string(struct parse *ps, const config_setting_t *s, const struct field *f,
+		      struct policy *p)
+{
+	const char *v = config_setting_get_string(s);
+	if (!v)
+		return fail(ps, s, "%s: must be a string", f->name);
+	if (f->kind == K_NAME && !valid_name(v))
+		return fail(ps, s, "%s: '%s' is not a valid user or group name", f->name, v);
+	if (f->kind == K_PATH && !valid_path(v))
+		return fail(ps, s, "%s: '%s' must be an absolute path", f->name, v);
+	if (f->kind == K_VERSION && !valid_version(v))
+		return fail(ps, s, "%s: '%s' must be MAJOR.MINOR, like \"5.8\"", f->name, v);
+	char **dst = (char **)((char *)p + f->off);
+	char *copy = strdup(v);
+	if (!copy)
+		return -ENOMEM;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+static int set_pathlist(struct parse *ps, const config_setting_t *s, const struct field *f,
+			struct policy *p)
+{
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return fail(ps, s, "%s: must be a list of paths, like [ \"/usr/bin/rsync\" ]", f->name);
+	int n = config_setting_length(s);
+	if (n > POLICY_MAX_EXCLUSIONS)
+		return fail(ps, s, "%s: %d entries, at most %d allowed", f->name, n,
+			    POLICY_MAX_EXCLUSIONS);
+	char ***dst = (char ***)((char *)p + f->off);
+	size_t *count = (size_t *)((char *)p + f->count_off);
+	char **list = calloc(n + 1, sizeof(*list));
+	if (!list)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+		const char *v = config_setting_get_string(e);
+		if (!v || !valid_path(v)) {
+			for (int j = 0; j < i; j++)
+				free(list[j]);
+			free(list);
+			return fail(ps, e, "%s: entry %d must be an absolute path", f->name, i + 1);
+		}
+		list[i] = strdup(v);
+		if (!list[i]) {
+			for (int j = 0; j < i; j++)
+				free(list[j]);
+			free(list);
+			return -ENOMEM;
+		}
+	}
+	for (size_t j = 0; j < *count; j++)
+		free((*dst)[j]);
+	free(*dst);
+	*dst = list;
+	*count = n;
+	return 0;
+}
+
+static int set_number(struct parse *ps, const config_setting_t *s, const struct field *f,
+		      struct policy *p)
+{
+	int t = config_setting_type(s);
+	if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+		return fail(ps, s, "%s: must be a whole number", f->name);
+	long long v = config_setting_get_int64(s);
+	if (v < 0 || (uint64_t)v < f->min || (uint64_t)v > f->max)
+		return fail(ps, s, "%s: %lld is out of range [%llu, %llu]", f->name, v,
+			    (unsigned long long)f->min, (unsigned long long)f->max);
+	if (f->kind == K_UINT)
+		*(unsigned *)((char *)p + f->off) = (unsigned)v;
+	else
+		*(uint64_t *)((char *)p + f->off) = (uint64_t)v;
+	return 0;
+}
+
+static int parse_group(struct parse *ps, const config_setting_t *grp, const struct field *fields,
+		       struct policy *p)
+{
+	int n = config_setting_length(grp);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, i);
+		const char *name = config_setting_name(s);
+		const struct field *f = fields;
+		int r = 0;
+
+		while (f->name && strcmp(f->name, name) != 0)
+			f++;
+		if (!f->name)
+			return fail(ps, s, "unknown setting '%s'", name);
+		switch (f->kind) {
+		case K_BOOL:
+			if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+				return fail(ps, s, "%s: must be true or false", name);
+			*(bool *)((char *)p + f->off) = config_setting_get_bool(s);
+			break;
+		case K_UINT:
+		case K_U64:
+			r = set_number(ps, s, f, p);
+			break;
+		case K_PATH:
+		case K_NAME:
+		case K_VERSION:
+			r = set_string(ps, s, f, p);
+			break;
+		case K_PATHLIST:
+			r = set_pathlist(ps, s, f, p);
+			break;
+		case K_GROUP:
+			if (!config_setting_is_group(s))
+				return fail(ps, s, "%s: must be a group { ... }", name);
+			r = parse_group(ps, s, f->group, p);
+			break;
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int policy_defaults(struct policy *p)
+{
+	*p = (struct policy){
+		.monitor_file_copies_moves = true,
+		.device_flow_correlation = true,
+		.scan_user = strdup("picket-scan"),
+		.scan_group = strdup("picket-scan"),
+		.admin_group = strdup("picket-admin"),
+		.install_prefix = strdup("/opt/picket"),
+		.min_kernel = strdup("5.8"),
+		.recheck_interval = 60,
+		.event_log_max_bytes = 10 * 1024 * 1024,
+		.event_log_keep = 5,
+		.scan_crash_count = 3,
+		.scan_crash_window = 300,
+		.scan_calm = 300,
+		.scan_escalate = 600,
+		.overload_grace = 10,
+		.overload_calm = 30,
+		.queue_high_water = 8192,
+		.queue_low_water = 1024,
+		.defs_max_age = 7 * 86400,
+		.min_mem_mb = 256,
+	};
+	if (!p->scan_user || !p->scan_group || !p->admin_group || !p->install_prefix ||
+	    !p->min_kernel)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Rules that span settings, checked once all are read. */
+static int policy_cross_check(struct parse *ps, const config_t *cfg, struct policy *p)
+{
+	const config_setting_t *low = config_lookup(cfg, "faults.queue_low_water");
+	if (p->queue_low_water >= p->queue_high_water)
+		return fail(ps, low ? low : config_lookup(cfg, "faults.queue_high_water"),
+			    "faults.queue_low_water (%u) must be below queue_high_water (%u)",
+			    p->queue_low_water, p->queue_high_water);
+	if (!p->btf_dir) {
+		if (asprintf(&p->btf_dir, "%s/lib/btf", p->install_prefix) < 0) {
+			p->btf_dir = NULL;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int policy_parse(config_t *cfg, int read_ok, const char *name, struct policy *ret,
+			char *err, size_t errlen)
+{
+	struct parse ps = { name, err, errlen };
+	struct policy p;
+	int r;
+
+	if (!read_ok) {
+		if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
+			return -errno ? -errno : -EIO;
+		snprintf(err, errlen, "%s:%d: %s", name, config_error_line(cfg),
+			 config_error_text(cfg));
+		return -EINVAL;
+	}
+	r = policy_defaults(&p);
+	if (r >= 0)
+		r = parse_group(&ps, config_root_setting(cfg), root_fields, &p);
+	if (r >= 0)
+		r = policy_cross_check(&ps, cfg, &p);
+	if (r >= 0 && !(p.path = strdup(name)))
+		r = -ENOMEM;
+	if (r < 0) {
+		if (r == -ENOMEM)
+			snprintf(err, errlen, "%s: out of memory", name);
+		policy_free(&p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+int policy_load(const char *path, struct policy *ret, char *err, size_t errlen)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	struct stat st;
+	config_t cfg;
+	int r;
+
+	if (!f || fstat(fileno(f), &st) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	/* libconfig's scanner exit()s on a read error such as a directory's EISDIR. */
+	if (!S_ISREG(st.st_mode)) {
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		snprintf(err, errlen, "%s: %s", path,
+			 S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
+		return r;
+	}
+	config_init(&cfg);
+	r = policy_parse(&cfg, config_read(&cfg, f), path, ret, err, errlen);
+	if (r < 0 && r != -EINVAL && r != -ENOMEM)
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+	config_destroy(&cfg);
+	return r;
+}
+
+int policy_load_string(const char *text, const char *name, struct policy *ret, char *err,
+		       size_t errlen)
+{
+	config_t cfg;
+	int r;
+
+	config_init(&cfg);
+	r = policy_parse(&cfg, config_read_string(&cfg, text), name, ret, err, errlen);
+	config_destroy(&cfg);
+	return r;
+}
+
+static void free_list(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	free(p->path);
+	free_list(p->process_exclusions, p->n_process_exclusions);
+	free_list(p->path_exclusions, p->n_path_exclusions);
+	free(p->scan_user);
+	free(p->scan_group);
+	free(p->admin_group);
+	free(p->install_prefix);
+	free(p->btf_dir);
+	free(p->min_kernel);
+	*p = (struct policy){ 0 };
+}
+
+static void json_fields(struct json_object *o, const struct field *fields, const struct policy *p)
+{
+	for (const struct field *f = fields; f->name; f++) {
+		const char *base = (const char *)p + f->off;
+		struct json_object *v = NULL;
+		switch (f->kind) {
+		case K_BOOL:
+			v = json_object_new_boolean(*(const bool *)base);
+			break;
+		case K_UINT:
+			v = json_object_new_uint64(*(const unsigned *)base);
+			break;
+		case K_U64:
+			v = json_object_new_uint64(*(const uint64_t *)base);
+			break;
+		case K_PATH:
+		case K_NAME:
+		case K_VERSION:
+			v = json_object_new_string(*(char *const *)base ? *(char *const *)base : "");
+			break;
+		case K_PATHLIST: {
+			char *const *list = *(char **const *)base;
+			size_t n = *(const size_t *)((const char *)p + f->count_off);
+			v = json_object_new_array_ext((int)n);
+			for (size_t i = 0; i < n; i++)
+				json_object_array_add(v, json_object_new_string(list[i]));
+			break;
+		}
+		case K_GROUP:
+			v = json_object_new_object();
+			json_fields(v, f->group, p);
+			break;
+		}
+		json_object_object_add(o, f->name, v);
+	}
+}
+
+struct json_object *policy_to_json(const struct policy *p)
+{
+	struct json_object *o = json_object_new_object();
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "path", json_object_new_string(p->path ? p->path : ""));
+	json_fields(o, root_fields, p);
+	return o;
+}

@@ -1,0 +1,61 @@
+/* policy.h - the connector policy: what is protected and how.
+ *
+ * The policy is a libconfig file (see etc/policy.conf for every setting with
+ * its meaning).  Loading is all-or-nothing: on any error nothing is returned
+ * and the message says file:line and the reason, so a caller can keep the
+ * policy it already has. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define POLICY_MAX_EXCLUSIONS 1024
+#define POLICY_ERR_MAX 512
+
+struct policy {
+	char *path; /* the file it was read from */
+
+	bool monitor_file_copies_moves;
+	bool device_flow_correlation;
+	char **process_exclusions; /* absolute executable paths */
+	size_t n_process_exclusions;
+	char **path_exclusions; /* absolute path prefixes */
+	size_t n_path_exclusions;
+
+	char *scan_user;
+	char *scan_group;
+	char *admin_group; /* may use the control socket besides root */
+	char *install_prefix;
+	char *btf_dir; /* BTF files named <kernel release>.btf */
+	char *min_kernel; /* "MAJOR.MINOR" */
+
+	unsigned recheck_interval; /* seconds between fault re-checks */
+
+	uint64_t event_log_max_bytes; /* rotate the event log past this size */
+	unsigned event_log_keep;      /* rotated files kept */
+
+	/* Fault windows of FAULTS.md, in seconds, so tests can shorten them. */
+	unsigned scan_crash_count;  /* crashes ... */
+	unsigned scan_crash_window; /* ... within this window raise fault 6 */
+	unsigned scan_calm;         /* no crash this long clears fault 6 */
+	unsigned scan_escalate;     /* fault 6 still active this long after start: critical */
+	unsigned overload_grace;    /* overload longer than this raises fault 18 */
+	unsigned overload_calm;     /* calm this long clears fault 18 */
+	unsigned queue_high_water;
+	unsigned queue_low_water;
+	unsigned defs_max_age; /* fault 20 */
+	unsigned min_mem_mb;   /* below this MemAvailable the engine is not started */
+};
+
+/* Parse and validate path into *ret (which must be zeroed or freed).  On
+ * failure returns -EINVAL (or -errno for I/O), leaves *ret untouched and
+ * writes "file:line: reason" to err. */
+int policy_load(const char *path, struct policy *ret, char *err, size_t errlen);
+/* The same from memory; name is used in messages (fuzzing, tests). */
+int policy_load_string(const char *text, const char *name, struct policy *ret, char *err,
+		       size_t errlen);
+void policy_free(struct policy *p);
+
+/* A JSON object (json-c) with every setting; caller puts the reference. */
+struct json_object *policy_to_json(const struct policy *p);

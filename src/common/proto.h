@@ -1,0 +1,49 @@
+/* proto.h - the control protocol between picketctl and picketd.
+ *
+ * One JSON object a line in each direction over the Unix socket
+ * <run_dir>/picketd.sock.  Requests are at most PROTO_MAX_REQUEST bytes:
+ *
+ *   {"cmd":"status"}
+ *   {"cmd":"faults","all":false}     active faults (all: every catalogued one)
+ *   {"cmd":"fault","id":5}           one fault, with its remediation
+ *   {"cmd":"events","limit":50,"follow":false}
+ *   {"cmd":"policy_show"}
+ *   {"cmd":"policy_reload"}
+ *
+ * Every reply has "ok": true with the command's fields, or "ok": false and
+ * "error": "<reason>".  After a successful {"cmd":"events","follow":true}
+ * the connection stays open and each new event arrives as {"event":{...}}. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PROTO_MAX_REQUEST 4096
+#define PROTO_SOCKET_NAME "picketd.sock"
+#define PROTO_EVENTS_MAX 10000
+#define PROTO_FAULT_ID_MAX 9999
+
+enum proto_cmd {
+	CMD_STATUS,
+	CMD_FAULTS,
+	CMD_FAULT,
+	CMD_EVENTS,
+	CMD_POLICY_SHOW,
+	CMD_POLICY_RELOAD,
+};
+
+struct proto_request {
+	enum proto_cmd cmd;
+	bool all;      /* CMD_FAULTS */
+	int id;        /* CMD_FAULT */
+	int limit;     /* CMD_EVENTS: last N events, 1..PROTO_EVENTS_MAX */
+	bool follow;   /* CMD_EVENTS */
+};
+
+/* Parses one request line (without its newline).  On error returns -EINVAL
+ * (-EMSGSIZE when too long) and writes a reason fit for an error reply. */
+int proto_parse_request(const char *line, size_t len, struct proto_request *ret, char *err,
+			size_t errlen);
+/* The request as a JSON line with its newline, into buf; its length or -ENOBUFS. */
+int proto_format_request(const struct proto_request *req, char *buf, size_t len);
+const char *proto_cmd_name(enum proto_cmd cmd);
