@@ -1,0 +1,150 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jsonutil.h"
+#include "log.h"
+#include "picketd.h"
+
+static struct json_object *reply_ok(void)
+{
+	struct json_object *o = json_object_new_object();
+	if (o)
+		json_object_object_add(o, "ok", json_object_new_boolean(true));
+	return o;
+}
+
+static struct json_object *reply_error(const char *msg)
+{
+	struct json_object *o = json_object_new_object();
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "ok", json_object_new_boolean(false));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return o;
+}
+
+/* Active faults first, then by id; `all` adds the cleared ones. */
+static struct json_object *fault_list(const struct faults *fs, bool all)
+{
+	struct json_object *arr = json_object_new_array();
+	for (int pass = 0; arr && pass < 2; pass++)
+		for (size_t i = 0; i < fs->n; i++) {
+			const struct fault_state *f = &fs->st[i];
+			if (f->active == (pass == 0) && (f->active || all))
+				json_object_array_add(arr, fault_state_to_json(f, false));
+		}
+	return arr;
+}
+
+static struct json_object *cmd_status(struct picketd *d)
+{
+	struct json_object *o = reply_ok();
+	char release[256] = "unknown";
+	struct os_release os = { .pretty_name = "unknown" };
+	unsigned counts[3];
+	time_t now = time(NULL);
+
+	if (!o)
+		return NULL;
+	faults_count(&d->faults, counts);
+	(void)hostview_kernel_release(&d->hv, release, sizeof(release));
+	(void)hostview_os_release(&d->hv, &os);
+
+	json_object_object_add(o, "version", json_object_new_string(PICKET_VERSION));
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "started_at", json_object_new_int64(d->started_at));
+	json_object_object_add(o, "uptime", json_object_new_int64(now - d->started_at));
+	json_object_object_add(o, "mode", json_object_new_string(counts[FAULT_CRITICAL] ||
+									 counts[FAULT_MAJOR] ||
+									 counts[FAULT_MINOR]
+								 ? "degraded"
+								 : "normal"));
+
+	struct json_object *pol = json_object_new_object();
+	json_object_object_add(pol, "path", json_object_new_string(d->policy.path));
+	json_object_object_add(pol, "loaded_at", json_object_new_int64(d->policy_loaded_at));
+	json_object_object_add(pol, "monitor_file_copies_moves",
+			       json_object_new_boolean(d->policy.monitor_file_copies_moves));
+	json_object_object_add(pol, "device_flow_correlation",
+			       json_object_new_boolean(d->policy.device_flow_correlation));
+	json_object_object_add(o, "policy", pol);
+
+	struct json_object *scan = json_object_new_object();
+	json_object_object_add(scan, "state", json_object_new_string("not available"));
+	json_object_object_add(scan, "detail",
+			       json_object_new_string("this build has no scan service yet"));
+	json_object_object_add(o, "scanner", scan);
+
+	struct json_object *host = json_object_new_object();
+	json_object_object_add(host, "root",
+			       json_object_new_string(hostview_is_real(&d->hv) ? "/" : d->hv.root));
+	json_object_object_add(host, "kernel", json_object_new_string(release));
+	json_object_object_add(host, "os", json_object_new_string(os.pretty_name));
+	json_object_object_add(o, "host", host);
+
+	struct json_object *fo = json_object_new_object();
+	for (int s = FAULT_CRITICAL; s >= FAULT_MINOR; s--)
+		json_object_object_add(fo, fault_severity_name(s), json_object_new_int(counts[s]));
+	json_object_object_add(fo, "active", fault_list(&d->faults, false));
+	json_object_object_add(o, "faults", fo);
+	return o;
+}
+
+static struct json_object *cmd_fault(struct picketd *d, int id)
+{
+	const struct fault_state *f = faults_get(&d->faults, id);
+	if (!f) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "no fault with id %d", id);
+		return reply_error(msg);
+	}
+	struct json_object *o = reply_ok();
+	if (o)
+		json_object_object_add(o, "fault", fault_state_to_json(f, true));
+	return o;
+}
+
+static struct json_object *cmd_policy_reload(struct picketd *d)
+{
+	char err[POLICY_ERR_MAX];
+	if (picketd_reload_policy(d, err, sizeof(err)) < 0)
+		return reply_error(err);
+	struct json_object *o = reply_ok();
+	struct json_object *pol = json_object_new_object();
+	json_object_object_add(pol, "path", json_object_new_string(d->policy.path));
+	json_object_object_add(o, "policy", pol);
+	return o;
+}
+
+struct json_object *commands_handle(const struct proto_request *req, void *ud)
+{
+	struct picketd *d = ud;
+	struct json_object *o;
+
+	switch (req->cmd) {
+	case CMD_STATUS:
+		return cmd_status(d);
+	case CMD_FAULTS:
+		o = reply_ok();
+		if (o)
+			json_object_object_add(o, "faults", fault_list(&d->faults, req->all));
+		return o;
+	case CMD_FAULT:
+		return cmd_fault(d, req->id);
+	case CMD_EVENTS:
+		o = reply_ok();
+		if (o)
+			json_object_object_add(o, "events", eventlog_recent(&d->events, req->limit));
+		return o;
+	case CMD_POLICY_SHOW:
+		o = reply_ok();
+		if (o)
+			json_object_object_add(o, "policy", policy_to_json(&d->policy));
+		return o;
+	case CMD_POLICY_RELOAD:
+		return cmd_policy_reload(d);
+	}
+	return reply_error("command not handled");
+}

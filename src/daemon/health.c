@@ -1,0 +1,91 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+
+#include "log.h"
+#include "picketd.h"
+
+#define INSTALL_TREE_MAX_DIRS 4096
+
+static bool feature_on(const struct policy *p, enum fault_feature f)
+{
+	switch (f) {
+	case FEATURE_FILE_MONITOR:
+		return p->monitor_file_copies_moves;
+	case FEATURE_NET_MONITOR:
+		return p->device_flow_correlation;
+	case FEATURE_ANY_MONITOR:
+	case FEATURE_EBPF:
+		return p->monitor_file_copies_moves || p->device_flow_correlation;
+	case FEATURE_ALWAYS:
+		break;
+	}
+	return true;
+}
+
+void health_apply_policy(struct picketd *d)
+{
+	for (size_t i = 0; i < fault_catalog_len; i++) {
+		const struct fault_def *def = &fault_catalog[i];
+		faults_set_applies(&d->faults, def->id, feature_on(&d->policy, def->feature));
+	}
+}
+
+static void apply(struct picketd *d, int id, const struct check_result *r)
+{
+	if (r->holds)
+		faults_raise_remedy(&d->faults, id, r->detail, r->remedy);
+	else
+		faults_clear(&d->faults, id);
+}
+
+static void watch_dir(const char *dir, void *ud)
+{
+	struct picketd *d = ud;
+	if (d->n_watch == sizeof(d->watch_wds) / sizeof(d->watch_wds[0]))
+		return;
+	int wd = inotify_add_watch(d->watch.fd, dir,
+				   IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
+					   IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
+	if (wd < 0) {
+		log_debug("inotify: cannot watch %s: %s", dir, strerror(errno));
+		return;
+	}
+	d->watch_wds[d->n_watch++] = wd;
+}
+
+static void unwatch_all(struct picketd *d)
+{
+	for (size_t i = 0; i < d->n_watch; i++)
+		inotify_rm_watch(d->watch.fd, d->watch_wds[i]);
+	d->n_watch = 0;
+}
+
+void health_recheck(struct picketd *d)
+{
+	struct check_result r = { 0 };
+	char etc[PATH_MAX];
+
+	/* The walk of the install tree re-arms its watches, so new directories
+	 * are watched too. */
+	unwatch_all(d);
+	/* useradd/groupadd replace /etc/passwd and /etc/group by rename. */
+	if (hostview_path(&d->hv, "/etc", etc, sizeof(etc)) == 0)
+		watch_dir(etc, d);
+	check_scan_user(&d->hv, &d->policy, &r);
+	check_install_tree(picketd_prefix(d), INSTALL_TREE_MAX_DIRS, watch_dir, d, &r);
+	apply(d, FAULT_SCAN_USER, &r);
+	r = (struct check_result){ 0 };
+	check_btf(&d->hv, &d->policy, &r);
+	apply(d, FAULT_KERNEL_BTF, &r);
+	r = (struct check_result){ 0 };
+	check_kernel(&d->hv, &d->policy, &d->kf, &r);
+	apply(d, FAULT_KERNEL_INCOMPATIBLE, &r);
+	r = (struct check_result){ 0 };
+	check_selinux(&d->hv, &r);
+	apply(d, FAULT_SELINUX, &r);
+	if (d->events.backlog_count > 0)
+		events_retry(d);
+	events_write_metrics(d);
+}

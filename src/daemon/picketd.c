@@ -1,0 +1,353 @@
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "fileio.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "picketd.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: picketd [OPTIONS]\n"
+		"The picket connector daemon (runs as root).\n\n"
+		"  -f, --foreground        stay in the foreground and log to stderr\n"
+		"  -c, --policy FILE       policy file (default /etc/picket/policy.conf)\n"
+		"      --state-dir DIR     fault state and definitions (default /var/lib/picket)\n"
+		"      --run-dir DIR       control socket (default /run/picket)\n"
+		"      --log-dir DIR       event log (default /var/log/picket)\n"
+		"      --prefix DIR        install prefix, overriding the policy's install_prefix\n"
+		"      --host-root DIR     read the host's /proc, /sys, /etc, /var/lib/selinux under DIR\n"
+		"      --metrics-file FILE Prometheus textfile (default STATE_DIR/picket.prom)\n"
+		"  -v, --verbose           log debug messages\n"
+		"  -h, --help              show this help\n"
+		"      --version           show the version\n");
+}
+
+static int parse_args(int argc, char **argv, struct picketd_options *o)
+{
+	enum { OPT_STATE = 256, OPT_RUN, OPT_LOG, OPT_PREFIX, OPT_HOST, OPT_METRICS, OPT_VERSION };
+	static const struct option opts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "policy", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, OPT_STATE },
+		{ "run-dir", required_argument, NULL, OPT_RUN },
+		{ "log-dir", required_argument, NULL, OPT_LOG },
+		{ "prefix", required_argument, NULL, OPT_PREFIX },
+		{ "host-root", required_argument, NULL, OPT_HOST },
+		{ "metrics-file", required_argument, NULL, OPT_METRICS },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ 0 },
+	};
+	int c;
+
+	*o = (struct picketd_options){
+		.policy_path = "/etc/picket/policy.conf",
+		.state_dir = "/var/lib/picket",
+		.run_dir = "/run/picket",
+		.log_dir = "/var/log/picket",
+	};
+	while ((c = getopt_long(argc, argv, "fc:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': o->foreground = true; break;
+		case 'c': o->policy_path = optarg; break;
+		case OPT_STATE: o->state_dir = optarg; break;
+		case OPT_RUN: o->run_dir = optarg; break;
+		case OPT_LOG: o->log_dir = optarg; break;
+		case OPT_PREFIX: o->prefix = optarg; break;
+		case OPT_HOST: o->host_root = optarg; break;
+		case OPT_METRICS: o->metrics_path = optarg; break;
+		case 'v': o->verbose = true; break;
+		case 'h': usage(stdout); exit(EXIT_SUCCESS);
+		case OPT_VERSION: printf("picketd %s\n", PICKET_VERSION); exit(EXIT_SUCCESS);
+		default: usage(stderr); return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "picketd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+const char *picketd_prefix(const struct picketd *d)
+{
+	return d->opt.prefix ? d->opt.prefix : d->policy.install_prefix;
+}
+
+/* The admin group is a real system group: it is matched against the real
+ * credentials of socket peers, so it is never read through the host view. */
+static gid_t admin_gid(const char *name)
+{
+	struct group gr, *res = NULL;
+	char buf[16384];
+	int e = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+	if (!res) {
+		log_warning("Admin group '%s' not found (%s): the control socket is root only",
+			    name, e ? strerror(e) : "no such group");
+		return (gid_t)-1;
+	}
+	return res->gr_gid;
+}
+
+static int arm_timer(struct picketd *d)
+{
+	struct itimerspec its = {
+		.it_interval.tv_sec = d->policy.recheck_interval,
+		.it_value.tv_sec = d->policy.recheck_interval,
+	};
+	return timerfd_settime(d->timer.fd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+/* Puts the policy in force: every setting that lives outside struct policy. */
+static void policy_apply(struct picketd *d)
+{
+	int r;
+
+	eventlog_set_limits(&d->events, d->policy.event_log_max_bytes, d->policy.event_log_keep);
+	control_set_admin_gid(&d->control, admin_gid(d->policy.admin_group));
+	r = arm_timer(d);
+	if (r < 0)
+		log_error_errno(r, "Failed to arm the re-check timer");
+	health_apply_policy(d);
+	health_recheck(d);
+}
+
+int picketd_reload_policy(struct picketd *d, char *err, size_t errlen)
+{
+	struct policy next = { 0 };
+	struct json_object *ev;
+	int r;
+
+	sd_notify(0, "RELOADING=1");
+	r = policy_load(d->opt.policy_path, &next, err, errlen);
+	if (r < 0) {
+		log_error("Policy reload refused, the previous policy stays in force: %s", err);
+		ev = eventlog_new(&d->events, "policy_rejected");
+		if (ev) {
+			json_object_object_add(ev, "path", json_object_new_string(d->opt.policy_path));
+			json_object_object_add(ev, "error", json_object_new_string(err));
+		}
+		events_emit(d, ev);
+		sd_notify(0, "READY=1");
+		return r;
+	}
+	policy_free(&d->policy);
+	d->policy = next;
+	d->policy_loaded_at = time(NULL);
+	log_notice("Policy loaded from %s", d->policy.path);
+	ev = eventlog_new(&d->events, "policy_loaded");
+	if (ev)
+		json_object_object_add(ev, "path", json_object_new_string(d->policy.path));
+	events_emit(d, ev);
+	policy_apply(d);
+	sd_notify(0, "READY=1");
+	return 0;
+}
+
+static void on_signal(struct io_source *src, uint32_t events)
+{
+	struct picketd *d = src->obj;
+	struct signalfd_siginfo si;
+	char err[POLICY_ERR_MAX];
+	(void)events;
+
+	while (read(src->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP: reloading the policy");
+			picketd_reload_policy(d, err, sizeof(err));
+		} else {
+			log_info("Signal %u: stopping", si.ssi_signo);
+			d->stop = true;
+		}
+	}
+}
+
+static void on_timer(struct io_source *src, uint32_t events)
+{
+	struct picketd *d = src->obj;
+	uint64_t ticks;
+	(void)events;
+	if (read(src->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_warning_errno(errno, "timerfd read failed");
+	health_recheck(d);
+}
+
+static void on_watch(struct io_source *src, uint32_t events)
+{
+	struct picketd *d = src->obj;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
+	(void)events;
+	while (read(src->fd, buf, sizeof(buf)) > 0)
+		any = true;
+	if (any)
+		health_recheck(d);
+}
+
+static int setup_dirs(const struct picketd_options *o)
+{
+	const struct {
+		const char *path;
+		mode_t mode;
+	} dirs[] = { { o->state_dir, 0700 }, { o->run_dir, 0755 }, { o->log_dir, 0750 } };
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		int r = mkdir_p(dirs[i].path, dirs[i].mode);
+		if (r < 0)
+			return log_error_errno(r, "Failed to create %s", dirs[i].path);
+	}
+	return 0;
+}
+
+static int setup_sources(struct picketd *d)
+{
+	sigset_t mask;
+	int r;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return log_error_errno(errno, "sigprocmask failed");
+	signal(SIGPIPE, SIG_IGN);
+
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->sig = (struct io_source){ signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, d };
+	d->timer = (struct io_source){ timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+				       on_timer, d };
+	d->watch = (struct io_source){ inotify_init1(IN_NONBLOCK | IN_CLOEXEC), on_watch, d };
+	if (d->epfd < 0 || d->sig.fd < 0 || d->timer.fd < 0 || d->watch.fd < 0)
+		return log_error_errno(errno, "Failed to create the event loop's descriptors");
+	if ((r = loop_add(d->epfd, &d->sig, EPOLLIN)) < 0 ||
+	    (r = loop_add(d->epfd, &d->timer, EPOLLIN)) < 0 ||
+	    (r = loop_add(d->epfd, &d->watch, EPOLLIN)) < 0)
+		return log_error_errno(r, "epoll_ctl failed");
+	return 0;
+}
+
+static int setup_state(struct picketd *d)
+{
+	char path[PATH_MAX];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/events.jsonl", d->opt.log_dir);
+	r = eventlog_open(&d->events, path, d->policy.event_log_max_bytes, d->policy.event_log_keep);
+	if (r < 0)
+		log_error_errno(r, "Failed to open the event log %s; events are kept in memory", path);
+	snprintf(path, sizeof(path), "%s/faults.json", d->opt.state_dir);
+	r = faults_init(&d->faults, path, events_fault, d);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the fault registry");
+	if (d->opt.metrics_path)
+		snprintf(d->metrics_path, sizeof(d->metrics_path), "%s", d->opt.metrics_path);
+	else
+		snprintf(d->metrics_path, sizeof(d->metrics_path), "%s/picket.prom",
+			 d->opt.state_dir);
+	r = faults_load(&d->faults);
+	if (r == -EBADMSG) {
+		struct json_object *ev = eventlog_new(&d->events, "fault_state_reset");
+		if (ev)
+			json_object_object_add(ev, "path", json_object_new_string(path));
+		events_emit(d, ev);
+	}
+	return 0;
+}
+
+static int picketd_start(struct picketd *d)
+{
+	char err[POLICY_ERR_MAX];
+	int r;
+
+	r = policy_load(d->opt.policy_path, &d->policy, err, sizeof(err));
+	if (r < 0) {
+		log_error("Refusing to start with an invalid policy: %s", err);
+		return r;
+	}
+	d->policy_loaded_at = d->started_at = time(NULL);
+	r = hostview_init(&d->hv, d->opt.host_root);
+	if (r < 0)
+		return log_error_errno(r, "Host view root %s is unusable", d->opt.host_root);
+	if ((r = setup_dirs(&d->opt)) < 0 || (r = setup_sources(d)) < 0 ||
+	    (r = setup_state(d)) < 0)
+		return r;
+	r = control_open(&d->control, d->epfd, d->opt.run_dir, (gid_t)-1, commands_handle, d);
+	if (r == -EADDRINUSE)
+		return log_error_errno(r, "Another picketd answers on %s/" PROTO_SOCKET_NAME,
+				       d->opt.run_dir);
+	if (r < 0)
+		return log_error_errno(r, "Failed to open the control socket in %s", d->opt.run_dir);
+	kernel_probe_features(&d->kf);
+
+	struct json_object *ev = eventlog_new(&d->events, "daemon_started");
+	if (ev) {
+		json_object_object_add(ev, "version", json_object_new_string(PICKET_VERSION));
+		json_object_object_add(ev, "pid", json_object_new_int(getpid()));
+		json_object_object_add(ev, "policy", json_object_new_string(d->policy.path));
+	}
+	events_emit(d, ev);
+	log_notice("picketd %s started, policy %s", PICKET_VERSION, d->policy.path);
+	policy_apply(d);
+	sd_notify(0, "READY=1");
+	return 0;
+}
+
+static void picketd_stop(struct picketd *d)
+{
+	sd_notify(0, "STOPPING=1");
+	if (d->events.path)
+		events_emit(d, eventlog_new(&d->events, "daemon_stopping"));
+	control_close(&d->control);
+	int r = faults_save(&d->faults);
+	if (r < 0)
+		log_error_errno(r, "Failed to save the fault state");
+	faults_done(&d->faults);
+	eventlog_close(&d->events);
+	policy_free(&d->policy);
+	closep(&d->sig.fd);
+	closep(&d->timer.fd);
+	closep(&d->watch.fd);
+	closep(&d->epfd);
+}
+
+int main(int argc, char **argv)
+{
+	struct picketd d = { .epfd = -1,
+			     .sig.fd = -1,
+			     .timer.fd = -1,
+			     .watch.fd = -1,
+			     .events.fd = -1,
+			     .control.listen.fd = -1 };
+	int r;
+
+	if (parse_args(argc, argv, &d.opt) < 0)
+		return 2;
+	log_setup("picketd", d.opt.foreground ? LOG_TARGET_STDERR : LOG_TARGET_SYSTEM,
+		  d.opt.verbose ? LOG_DEBUG : LOG_INFO);
+	if (geteuid() != 0) {
+		log_error("picketd must run as root");
+		return 1;
+	}
+	r = picketd_start(&d);
+	while (r >= 0 && !d.stop)
+		r = loop_run_once(d.epfd, -1);
+	if (r < 0)
+		log_error_errno(r, "picketd stopping on error");
+	picketd_stop(&d);
+	return r < 0 ? 1 : 0;
+}

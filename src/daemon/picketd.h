@@ -1,0 +1,74 @@
+/* picketd.h - the daemon context: the one place picketd keeps state.
+ *
+ * picketd.c    options, start-up, the event loop, signals, policy reload
+ * health.c     re-checks every host condition and raises or clears faults
+ * commands.c   answers control requests
+ * events.c     turns fault transitions and daemon happenings into events */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "checks.h"
+#include "control.h"
+#include "eventlog.h"
+#include "faults.h"
+#include "hostview.h"
+#include "loop.h"
+#include "policy.h"
+
+struct picketd_options {
+	const char *policy_path;
+	const char *state_dir;
+	const char *run_dir;
+	const char *log_dir;
+	const char *prefix; /* overrides the policy's install_prefix */
+	const char *host_root;
+	const char *metrics_path;
+	bool foreground;
+	bool verbose;
+};
+
+struct picketd {
+	struct picketd_options opt;
+	struct policy policy;
+	time_t policy_loaded_at;
+	struct hostview hv;
+	struct kernel_features kf;
+	struct faults faults;
+	struct eventlog events;
+	struct control control;
+	char metrics_path[PATH_MAX];
+	time_t started_at;
+	int epfd;
+	struct io_source sig, timer, watch;
+	int watch_wds[256]; /* inotify watches on the install tree and the view's /etc */
+	size_t n_watch;
+	bool stop;
+};
+
+/* health.c */
+/* Re-checks every condition and re-arms the inotify watches (install tree,
+ * the view's /etc) whose events trigger the next re-check at once. */
+void health_recheck(struct picketd *d);
+void health_apply_policy(struct picketd *d);
+
+/* commands.c */
+struct json_object *commands_handle(const struct proto_request *req, void *ud);
+
+/* events.c */
+/* Takes ownership of ev (NULL is allowed: out of memory, logged). */
+void events_emit(struct picketd *d, struct json_object *ev);
+/* Retries writing events that are waiting in memory. */
+void events_retry(struct picketd *d);
+void events_fault(enum fault_transition t, const struct fault_state *f, void *ud);
+void events_write_metrics(struct picketd *d);
+
+/* picketd.c */
+/* Loads the policy file again; on failure the old policy stays in force and
+ * err says why (file:line: reason). */
+int picketd_reload_policy(struct picketd *d, char *err, size_t errlen);
+/* The effective install prefix: --prefix, else the policy's. */
+const char *picketd_prefix(const struct picketd *d);
