@@ -1,0 +1,491 @@
+/* render.c - the human form of picketd's replies (render.h). */
+#include "render.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup.h"
+
+#define WRAP_WIDTH 78
+#define STATUS_LABEL "%-11s" /* "Monitors:" and its padding up to the value column */
+#define FAULT_LABEL "%-14s"  /* "Last cleared:" likewise */
+#define FAULT_INDENT 14
+#define TYPE_WIDTH 15 /* the longest event type of proto.h, "policy_rejected" */
+/* Scalars print bare; containers and strings needing quotes as plain JSON. */
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+const char *jget_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+int64_t jget_int(struct json_object *o, const char *key, int64_t def)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return def;
+	return json_object_get_int64(v);
+}
+
+bool jget_bool(struct json_object *o, const char *key, bool def)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
+		return def;
+	return json_object_get_boolean(v);
+}
+
+struct json_object *jget_obj(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_object))
+		return NULL;
+	return v;
+}
+
+struct json_object *jget_array(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_array))
+		return NULL;
+	return v;
+}
+
+/* json_object_array_length() asserts on NULL; absent arrays count as empty. */
+static size_t jlen(struct json_object *arr)
+{
+	return arr ? json_object_array_length(arr) : 0;
+}
+
+static const char *or_dash(const char *s)
+{
+	return s && *s ? s : "-";
+}
+
+static bool unsafe_byte(const unsigned char *s, size_t i, size_t len)
+{
+	/* C0, DEL, and C1 (U+0080..U+009F, two bytes in UTF-8): terminals act on them. */
+	return s[i] < 0x20 || s[i] == 0x7f ||
+	       (s[i] == 0xc2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f);
+}
+
+/* Same length out as in, so the string is replaced in one piece. */
+static int sanitize_string(struct json_object *s)
+{
+	const unsigned char *in = (const unsigned char *)json_object_get_string(s);
+	size_t len = (size_t)json_object_get_string_len(s), i;
+
+	for (i = 0; i < len && !unsafe_byte(in, i, len); i++)
+		;
+	if (i == len)
+		return 0;
+	_cleanup_free_ char *out = malloc(len + 1);
+	if (!out)
+		return -ENOMEM;
+	for (i = 0; i < len; i++) {
+		if (!unsafe_byte(in, i, len))
+			out[i] = (char)in[i];
+		else if (in[i] == '\t' || in[i] == '\n' || in[i] == '\r')
+			out[i] = ' ';
+		else if (in[i] == 0xc2)
+			out[i] = out[i + 1] = '?', i++;
+		else
+			out[i] = '?';
+	}
+	out[len] = '\0';
+	return json_object_set_string_len(s, out, (int)len) == 1 ? 0 : -ENOMEM; /* 1: set */
+}
+
+int render_sanitize(struct json_object *o)
+{
+	int r = 0;
+
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		return sanitize_string(o);
+	case json_type_array:
+		for (size_t i = 0; i < jlen(o) && r >= 0; i++)
+			r = render_sanitize(json_object_array_get_idx(o, i));
+		return r;
+	case json_type_object: {
+		json_object_object_foreach(o, key, val)
+		{
+			(void)key; /* keys are the daemon's own field names */
+			r = render_sanitize(val);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+/* Local time, "-" for 0: the daemon's "never". */
+static void fmt_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !localtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, len, "-");
+}
+
+/* "2026-11-25T13:00:00.123Z" in local time like fmt_time, keeping the
+ * fraction; anything else is shown as it came. */
+static void fmt_event_time(const char *iso, char *buf, size_t len)
+{
+	struct tm tm = { 0 }, local;
+	const char *rest = iso ? strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	size_t frac = rest && *rest == '.' ? 1 + strspn(rest + 1, "0123456789") : 0;
+	time_t t;
+
+	if (!rest || strcmp(rest + frac, "Z") != 0 || (t = timegm(&tm)) == (time_t)-1 ||
+	    !localtime_r(&t, &local)) {
+		snprintf(buf, len, "%s", or_dash(iso));
+		return;
+	}
+	size_t n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &local);
+	snprintf(buf + n, len - n, "%.*s", (int)frac, rest);
+}
+
+static void fmt_uptime(int64_t s, char *buf, size_t len)
+{
+	int64_t d, h, m;
+
+	s = s < 0 ? 0 : s;
+	d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, s %= 60;
+	if (d)
+		snprintf(buf, len, "%" PRId64 "d %" PRId64 "h %" PRId64 "m", d, h, m);
+	else if (h)
+		snprintf(buf, len, "%" PRId64 "h %" PRId64 "m %" PRId64 "s", h, m, s);
+	else if (m)
+		snprintf(buf, len, "%" PRId64 "m %" PRId64 "s", m, s);
+	else
+		snprintf(buf, len, "%" PRId64 "s", s);
+}
+
+/* Prints text word by word from column col, continuing at column indent
+ * before WRAP_WIDTH, then a newline.  Past indent the line already has text,
+ * so the first word gets a space.  A word longer than a line stays whole. */
+static void print_wrapped(const char *text, int col, int indent)
+{
+	bool empty = col <= indent;
+
+	for (const char *p = text; *p;) {
+		if (*p == ' ') {
+			p++;
+			continue;
+		}
+		int w = (int)strcspn(p, " ");
+		if (!empty && col + 1 + w > WRAP_WIDTH) {
+			printf("\n%*s", indent, "");
+			col = indent, empty = true;
+		}
+		col += printf("%s%.*s", empty ? "" : " ", w, p);
+		empty = false;
+		p += w;
+	}
+	putchar('\n');
+}
+
+/* A value for "key=value" and "key = value": bare when it is one clean
+ * token, else as JSON so spaces, quotes and lists stay unambiguous. */
+static void print_value(struct json_object *v)
+{
+	if (json_object_is_type(v, json_type_string)) {
+		const char *s = json_object_get_string(v);
+		if (*s && !s[strcspn(s, " \"'=\\")]) {
+			fputs(s, stdout);
+			return;
+		}
+	}
+	fputs(json_object_to_json_string_ext(v, JSON_FLAGS), stdout);
+}
+
+static bool fault_active(struct json_object *f)
+{
+	const char *state = jget_str(f, "state");
+	return state && strcmp(state, "active") == 0;
+}
+
+/* Active first, then by id: for json_object_array_sort(). */
+static int fault_cmp(const void *a, const void *b)
+{
+	struct json_object *x = *(struct json_object *const *)a;
+	struct json_object *y = *(struct json_object *const *)b;
+	int64_t ix = jget_int(x, "id", 0), iy = jget_int(y, "id", 0);
+
+	if (fault_active(x) != fault_active(y))
+		return fault_active(x) ? -1 : 1;
+	return (ix > iy) - (ix < iy);
+}
+
+/* "1 critical, 2 major": the non-zero counts, most severe first. */
+static void fmt_counts(struct json_object *faults, char *buf, size_t len)
+{
+	static const char *const sev[] = { "critical", "major", "minor" };
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(sev) && n < len; i++) {
+		int64_t c = jget_int(faults, sev[i], 0);
+		if (c > 0)
+			n += snprintf(buf + n, len - n, "%s%" PRId64 " %s", n ? ", " : "", c,
+				      sev[i]);
+	}
+}
+
+static const char *on_off(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
+		return "-";
+	return json_object_get_boolean(v) ? "on" : "off";
+}
+
+static void status_policy(struct json_object *p)
+{
+	char when[32];
+
+	fmt_time(jget_int(p, "loaded_at", 0), when, sizeof(when));
+	printf(STATUS_LABEL "%s (loaded %s)\n", "Policy:", or_dash(jget_str(p, "path")), when);
+	printf(STATUS_LABEL "file copies and moves: %s, device flow correlation: %s\n", "Monitors:",
+	       on_off(p, "monitor_file_copies_moves"), on_off(p, "device_flow_correlation"));
+}
+
+static void status_scanner(struct json_object *s)
+{
+	const char *detail = jget_str(s, "detail");
+
+	printf(STATUS_LABEL "%s", "Scanner:", or_dash(jget_str(s, "state")));
+	if (detail && *detail)
+		printf(" (%s)", detail);
+	putchar('\n');
+}
+
+static void status_host(struct json_object *h)
+{
+	const char *root = jget_str(h, "root");
+
+	printf(STATUS_LABEL "%s, kernel %s", "Host:", or_dash(jget_str(h, "os")),
+	       or_dash(jget_str(h, "kernel")));
+	/* A host view pointed at a test tree is worth seeing at a glance. */
+	if (root && *root && strcmp(root, "/") != 0)
+		printf(", root %s", root);
+	putchar('\n');
+}
+
+static void status_faults(struct json_object *faults)
+{
+	struct json_object *active = jget_array(faults, "active");
+	char counts[128];
+
+	fmt_counts(faults, counts, sizeof(counts));
+	printf(STATUS_LABEL "%s\n", "Faults:", counts[0] ? counts : "none");
+	if (active)
+		json_object_array_sort(active, fault_cmp);
+	for (size_t i = 0; i < jlen(active); i++) {
+		struct json_object *f = json_object_array_get_idx(active, i);
+		const char *detail = jget_str(f, "detail");
+		int col = printf("%11sID %" PRId64 " - %s: %s", "", jget_int(f, "id", 0),
+				 or_dash(jget_str(f, "severity")), or_dash(jget_str(f, "name")));
+		if (detail && *detail) {
+			putchar(':');
+			print_wrapped(detail, col + 1, 13);
+		} else {
+			putchar('\n');
+		}
+	}
+}
+
+void render_status(struct json_object *reply)
+{
+	char up[64];
+
+	fmt_uptime(jget_int(reply, "uptime", 0), up, sizeof(up));
+	printf("picketd %s: running (pid %" PRId64 ", up %s)\n",
+	       or_dash(jget_str(reply, "version")), jget_int(reply, "pid", 0), up);
+	printf(STATUS_LABEL "%s\n", "Mode:", or_dash(jget_str(reply, "mode")));
+	status_policy(jget_obj(reply, "policy"));
+	status_scanner(jget_obj(reply, "scanner"));
+	status_host(jget_obj(reply, "host"));
+	status_faults(jget_obj(reply, "faults"));
+}
+
+static void fault_row(struct json_object *f)
+{
+	bool active = fault_active(f);
+	const char *detail = jget_str(f, "detail");
+	char since[32];
+
+	fmt_time(jget_int(f, active ? "raised_at" : "cleared_at", 0), since, sizeof(since));
+	printf("%-3" PRId64 " %-9s %-8s %-20s %s\n", jget_int(f, "id", 0),
+	       or_dash(jget_str(f, "severity")), or_dash(jget_str(f, "state")), since,
+	       or_dash(jget_str(f, "name")));
+	if (active && detail && *detail) {
+		fputs("    ", stdout);
+		print_wrapped(detail, 4, 4);
+	}
+}
+
+void render_faults(struct json_object *reply)
+{
+	struct json_object *faults = jget_array(reply, "faults");
+
+	if (!jlen(faults)) {
+		puts("no active faults");
+		return;
+	}
+	json_object_array_sort(faults, fault_cmp);
+	printf("%-3s %-9s %-8s %-20s %s\n", "ID", "SEVERITY", "STATE", "SINCE", "NAME");
+	for (size_t i = 0; i < jlen(faults); i++)
+		fault_row(json_object_array_get_idx(faults, i));
+}
+
+static void fault_field(const char *label, const char *text)
+{
+	printf(FAULT_LABEL, label);
+	print_wrapped(or_dash(text), FAULT_INDENT, FAULT_INDENT);
+}
+
+void render_fault(struct json_object *reply)
+{
+	struct json_object *f = jget_obj(reply, "fault");
+	char raised[32], cleared[32];
+
+	fmt_time(jget_int(f, "raised_at", 0), raised, sizeof(raised));
+	fmt_time(jget_int(f, "cleared_at", 0), cleared, sizeof(cleared));
+	printf("Fault %" PRId64 ": %s\n", jget_int(f, "id", 0), or_dash(jget_str(f, "name")));
+	printf(FAULT_LABEL "%s\n", "Severity:", or_dash(jget_str(f, "severity")));
+	printf(FAULT_LABEL "%s\n", "State:", or_dash(jget_str(f, "state")));
+	printf(FAULT_LABEL "%s\n", "Applies:",
+	       jget_bool(f, "applies", true) ? "yes" : "no (its feature is off in the policy)");
+	printf(FAULT_LABEL "%s\n", "Last raised:", raised);
+	printf(FAULT_LABEL "%s\n", "Last cleared:", cleared);
+	printf(FAULT_LABEL "%" PRId64 "\n", "Times raised:", jget_int(f, "raise_count", 0));
+	fault_field("Detail:", jget_str(f, "detail"));
+	fault_field("Remediation:", jget_str(f, "remediation"));
+}
+
+/* Before the first part of the summary: pad the type column, which is
+ * left unpadded when nothing follows so lines carry no trailing blanks. */
+static void summary_sep(bool *first, int type_len)
+{
+	if (*first)
+		printf("%*s  ", type_len < TYPE_WIDTH ? TYPE_WIDTH - type_len : 0, "");
+	else
+		putchar(' ');
+	*first = false;
+}
+
+void render_event(struct json_object *ev)
+{
+	struct json_object *fault = jget_obj(ev, "fault");
+	const char *type = or_dash(jget_str(ev, "type"));
+	int type_len = (int)strlen(type);
+	bool first = true;
+	char when[64];
+
+	if (!json_object_is_type(ev, json_type_object))
+		return; /* foreach below needs an object; nothing to show otherwise */
+	fmt_event_time(jget_str(ev, "time"), when, sizeof(when));
+	printf("%s  %s", when, type);
+	if (fault) {
+		const char *detail = jget_str(fault, "detail");
+		summary_sep(&first, type_len);
+		printf("ID %" PRId64 " (%s) %s", jget_int(fault, "id", 0),
+		       or_dash(jget_str(fault, "severity")), or_dash(jget_str(fault, "name")));
+		if (detail && *detail)
+			printf(": %s", detail);
+	}
+	json_object_object_foreach(ev, key, val)
+	{
+		if (!strcmp(key, "seq") || !strcmp(key, "time") || !strcmp(key, "type") ||
+		    (fault && !strcmp(key, "fault")))
+			continue;
+		summary_sep(&first, type_len);
+		printf("%s=", key);
+		print_value(val);
+	}
+	putchar('\n');
+}
+
+void render_events(struct json_object *reply)
+{
+	struct json_object *events = jget_array(reply, "events");
+
+	for (size_t i = 0; i < jlen(events); i++)
+		render_event(json_object_array_get_idx(events, i));
+}
+
+/* Nested groups print as "group.key = value", like the policy file's paths. */
+static void policy_lines(struct json_object *o, const char *prefix)
+{
+	if (!o)
+		return;
+	json_object_object_foreach(o, key, val)
+	{
+		if (json_object_is_type(val, json_type_object)) {
+			_cleanup_free_ char *sub = NULL;
+			if (asprintf(&sub, "%s%s.", prefix, key) < 0)
+				sub = NULL;
+			policy_lines(val, sub ? sub : "?.");
+			continue;
+		}
+		printf("%s%s = ", prefix, key);
+		print_value(val);
+		putchar('\n');
+	}
+}
+
+void render_policy(struct json_object *reply)
+{
+	policy_lines(jget_obj(reply, "policy"), "");
+}
+
+void render_policy_reload(struct json_object *reply)
+{
+	printf("policy reloaded from %s\n", or_dash(jget_str(jget_obj(reply, "policy"), "path")));
+}
+
+unsigned health_active_count(struct json_object *reply)
+{
+	struct json_object *faults = jget_array(reply, "faults");
+	unsigned n = 0;
+
+	for (size_t i = 0; i < jlen(faults); i++)
+		n += fault_active(json_object_array_get_idx(faults, i));
+	return n;
+}
+
+void render_health(struct json_object *reply)
+{
+	struct json_object *faults = jget_array(reply, "faults");
+	unsigned n = health_active_count(reply);
+	const char *sep = " ";
+
+	if (n == 0) {
+		puts("healthy");
+		return;
+	}
+	json_object_array_sort(faults, fault_cmp);
+	printf("unhealthy: %u active fault(s):", n);
+	for (size_t i = 0; i < jlen(faults); i++) {
+		struct json_object *f = json_object_array_get_idx(faults, i);
+		if (!fault_active(f))
+			continue;
+		printf("%s%" PRId64 " %s", sep, jget_int(f, "id", 0),
+		       or_dash(jget_str(f, "severity")));
+		sep = ", ";
+	}
+	putchar('\n');
+}
