@@ -1,0 +1,408 @@
+/* Unit tests of src/daemon/eventlog.c: JSON lines with sequence numbers,
+ * rotation by size, the in-memory ring, and the backlog when writes fail. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "eventlog.h"
+#include "jsonutil.h"
+#include "log.h"
+
+struct fixture {
+	char *dir;
+	char path[PATH_MAX];
+	struct eventlog el;
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	void *dir;
+
+	if (!fx || tu_tmpdir_setup(&dir) < 0)
+		return -1;
+	fx->dir = dir;
+	snprintf(fx->path, sizeof(fx->path), "%s/events.jsonl", fx->dir);
+	fx->el.fd = -1;
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	void *dir = fx->dir;
+
+	if (fx->el.path)
+		eventlog_close(&fx->el);
+	tu_tmpdir_teardown(&dir);
+	free(fx);
+	return 0;
+}
+
+static int append(struct eventlog *el, const char *type)
+{
+	struct json_object *ev = eventlog_new(el, type);
+	assert_non_null(ev);
+	return eventlog_append(el, ev);
+}
+
+static int64_t seq_of(struct json_object *ev)
+{
+	struct json_object *v;
+	assert_true(json_object_object_get_ex(ev, "seq", &v));
+	return json_object_get_int64(v);
+}
+
+/* The lines of a JSON-lines file, parsed; every line must be an object. */
+static struct json_object *read_lines(const char *path)
+{
+	char *text = tu_read(path);
+	struct json_object *arr = json_object_new_array();
+	char *save = NULL;
+
+	assert_non_null(text);
+	assert_true(text[0] == '\0' || text[strlen(text) - 1] == '\n');
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct json_object *o = json_tokener_parse(line);
+		if (!o || !json_object_is_type(o, json_type_object))
+			fail_msg("not a JSON object line: '%s'", line);
+		json_object_array_add(arr, o);
+	}
+	free(text);
+	return arr;
+}
+
+/* The seq numbers in a log file, as "1,2,3". */
+static void seqs_in(const char *path, char *out, size_t len)
+{
+	_cleanup_json_ struct json_object *arr = read_lines(path);
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		o += snprintf(out + o, len - o, "%s%lld", i ? "," : "",
+			      (long long)seq_of(json_object_array_get_idx(arr, i)));
+}
+
+static void test_lines_parse_with_seq_time_and_type(void **state)
+{
+	struct fixture *fx = *state;
+	const char *types[] = { "daemon_started", "fault_raised", "fault_cleared" };
+
+	assert_int_equal(eventlog_open(&fx->el, fx->path, 1 << 20, 5), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(append(&fx->el, types[i]), 0);
+	_cleanup_json_ struct json_object *arr = read_lines(fx->path);
+	assert_int_equal(json_object_array_length(arr), 3);
+	for (size_t i = 0; i < 3; i++) {
+		struct json_object *ev = json_object_array_get_idx(arr, i), *v;
+		unsigned y, mo, d, h, mi, s, ms;
+		char z = 0;
+		assert_int_equal(seq_of(ev), i + 1);
+		assert_true(json_object_object_get_ex(ev, "type", &v));
+		assert_string_equal(json_object_get_string(v), types[i]);
+		assert_true(json_object_object_get_ex(ev, "time", &v));
+		assert_int_equal(strlen(json_object_get_string(v)), 24);
+		assert_int_equal(sscanf(json_object_get_string(v), "%4u-%2u-%2uT%2u:%2u:%2u.%3u%c", &y,
+					&mo, &d, &h, &mi, &s, &ms, &z),
+				 8);
+		assert_int_equal(z, 'Z');
+	}
+}
+
+static void test_extra_fields_are_written(void **state)
+{
+	struct fixture *fx = *state;
+	struct json_object *v;
+
+	assert_int_equal(eventlog_open(&fx->el, fx->path, 1 << 20, 5), 0);
+	struct json_object *ev = eventlog_new(&fx->el, "policy_loaded");
+	json_object_object_add(ev, "path", json_object_new_string("/etc/picket/policy.conf"));
+	assert_int_equal(eventlog_append(&fx->el, ev), 0);
+	_cleanup_json_ struct json_object *arr = read_lines(fx->path);
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(arr, 0), "path", &v));
+	assert_string_equal(json_object_get_string(v), "/etc/picket/policy.conf");
+}
+
+static void test_new_file_mode_0640(void **state)
+{
+	struct fixture *fx = *state;
+	struct stat st;
+	mode_t old = umask(022);
+
+	int r = eventlog_open(&fx->el, fx->path, 1 << 20, 5);
+	umask(old);
+	assert_int_equal(r, 0);
+	assert_int_equal(stat(fx->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+}
+
+static void test_reopen_appends(void **state)
+{
+	struct fixture *fx = *state;
+	struct json_object *v;
+
+	assert_int_equal(eventlog_open(&fx->el, fx->path, 1 << 20, 5), 0);
+	append(&fx->el, "a");
+	append(&fx->el, "b");
+	eventlog_close(&fx->el);
+	assert_int_equal(eventlog_open(&fx->el, fx->path, 1 << 20, 5), 0);
+	append(&fx->el, "c");
+	_cleanup_json_ struct json_object *arr = read_lines(fx->path);
+	assert_int_equal(json_object_array_length(arr), 3);
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(arr, 0), "type", &v));
+	assert_string_equal(json_object_get_string(v), "a");
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(arr, 2), "type", &v));
+	assert_string_equal(json_object_get_string(v), "c");
+}
+
+/* Two lines fit in max_bytes, three do not; keep 2. */
+static void test_rotation_keeps_files(void **state)
+{
+	struct fixture *fx = *state;
+	struct stat st;
+	char seqs[64], p[PATH_MAX + 8];
+
+	assert_int_equal(eventlog_open(&fx->el, fx->path, 1 << 20, 2), 0);
+	append(&fx->el, "t");
+	assert_int_equal(stat(fx->path, &st), 0);
+	eventlog_set_limits(&fx->el, 2 * st.st_size + st.st_size / 2, 2);
+	for (int i = 2; i <= 7; i++)
+		assert_int_equal(append(&fx->el, "t"), 0);
+	seqs_in(fx->path, seqs, sizeof(seqs));
+	assert_string_equal(seqs, "7");
+	snprintf(p, sizeof(p), "%s.1", fx->path);
+	seqs_in(p, seqs, sizeof(seqs));
+	assert_string_equal(seqs, "5,6");
+	snprintf(p, sizeof(p), "%s.2", fx->path);
+	seqs_in(p, seqs, sizeof(seqs));
+	assert_string_equal(seqs, "3,4");
+	snprintf(p, sizeof(p), "%s.3", fx->path);
+	assert_int_equal(access(p, F_OK), -1);
+	assert_int_equal(tu_count_entries(fx->dir), 3);
+}
+
+static void test_rotated_files_stay_under_max_bytes(void **state)
+{
+	struct fixture *fx = *state;
+	struct stat st;
+	char p[PATH_MAX + 8];
+
+	assert_int_equal(eventlog_open(&fx->el, fx->path, 4096, 3), 0);
+	for (int i = 0; i < 300; i++)
+		assert_int_equal(append(&fx->el, "fault_raised"), 0);
+	assert_int_equal(tu_count_entries(fx->dir), 4);
+	for (int k = 1; k <= 3; k++) {
+		snprintf(p, sizeof(p), "%s.%d", fx->path, k);
+		assert_int_equal(stat(p, &st), 0);
+		assert_true(st.st_size <= 4096);
+		assert_true(st.st_size > 4096 - 100);
+	}
+}
+
+static void test_recent_returns_last_n_oldest_first(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(eventlog_open(&fx->el, fx->path, 1 << 20, 5), 0);
+	for (int i = 0; i < 5; i++)
+		append(&fx->el, "t");
+	_cleanup_json_ struct json_object *arr = eventlog_recent(&fx->el, 3);
+	assert_int_equal(json_object_array_length(arr), 3);
+	assert_int_equal(seq_of(json_object_array_get_idx(arr, 0)), 3);
+	assert_int_equal(seq_of(json_object_array_get_idx(arr, 2)), 5);
+}
+
+static void test_recent_more_than_held(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(eventlog_open(&fx->el, fx->path, 1 << 20, 5), 0);
+	_cleanup_json_ struct json_object *none = eventlog_recent(&fx->el, 10);
+	assert_int_equal(json_object_array_length(none), 0);
+	append(&fx->el, "t");
+	append(&fx->el, "t");
+	_cleanup_json_ struct json_object *arr = eventlog_recent(&fx->el, 10);
+	assert_int_equal(json_object_array_length(arr), 2);
+	assert_int_equal(seq_of(json_object_array_get_idx(arr, 0)), 1);
+	_cleanup_json_ struct json_object *zero = eventlog_recent(&fx->el, 0);
+	assert_int_equal(json_object_array_length(zero), 0);
+}
+
+static void test_recent_after_ring_wraps(void **state)
+{
+	struct fixture *fx = *state;
+	const int n = EVENTLOG_RING + 6;
+
+	assert_int_equal(eventlog_open(&fx->el, fx->path, 1 << 30, 5), 0);
+	for (int i = 0; i < n; i++)
+		append(&fx->el, "t");
+	_cleanup_json_ struct json_object *last = eventlog_recent(&fx->el, 2);
+	assert_int_equal(seq_of(json_object_array_get_idx(last, 0)), n - 1);
+	assert_int_equal(seq_of(json_object_array_get_idx(last, 1)), n);
+	_cleanup_json_ struct json_object *all = eventlog_recent(&fx->el, 100000);
+	assert_int_equal(json_object_array_length(all), EVENTLOG_RING);
+	assert_int_equal(seq_of(json_object_array_get_idx(all, 0)), n - EVENTLOG_RING + 1);
+	assert_int_equal(seq_of(json_object_array_get_idx(all, EVENTLOG_RING - 1)), n);
+}
+
+/* events.jsonl -> /dev/full: every write fails with ENOSPC. */
+static void open_on_dev_full(struct fixture *fx)
+{
+	assert_int_equal(symlink("/dev/full", fx->path), 0);
+	assert_int_equal(eventlog_open(&fx->el, fx->path, 1 << 20, 5), 0);
+}
+
+static void test_write_failure_keeps_line_in_backlog(void **state)
+{
+	struct fixture *fx = *state;
+
+	open_on_dev_full(fx);
+	assert_int_equal(append(&fx->el, "fault_raised"), -ENOSPC);
+	assert_int_equal(fx->el.backlog_count, 1);
+	assert_int_equal(fx->el.last_error, -ENOSPC);
+	assert_int_equal(fx->el.lost, 0);
+	assert_non_null(strstr(fx->el.backlog[0], "\"type\":\"fault_raised\""));
+	assert_int_equal(fx->el.backlog[0][strlen(fx->el.backlog[0]) - 1], '\n');
+	_cleanup_json_ struct json_object *arr = eventlog_recent(&fx->el, 5);
+	assert_int_equal(json_object_array_length(arr), 1);
+	assert_int_equal(eventlog_flush(&fx->el), -ENOSPC);
+}
+
+static void test_backlog_overflow_counts_lost(void **state)
+{
+	struct fixture *fx = *state;
+
+	open_on_dev_full(fx);
+	for (int i = 0; i < EVENTLOG_BACKLOG + 3; i++)
+		assert_int_equal(append(&fx->el, "t"), -ENOSPC);
+	assert_int_equal(fx->el.backlog_count, EVENTLOG_BACKLOG);
+	assert_int_equal(fx->el.lost, 3);
+	/* The oldest were dropped: the backlog starts at seq 4. */
+	_cleanup_json_ struct json_object *first = json_tokener_parse(fx->el.backlog[0]);
+	assert_int_equal(seq_of(first), 4);
+}
+
+static void test_unopenable_log_recovers_when_fixed(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX + 16], seqs[64];
+
+	snprintf(path, sizeof(path), "%s/log/events.jsonl", fx->dir);
+	assert_int_equal(eventlog_open(&fx->el, path, 1 << 20, 5), -ENOENT);
+	assert_int_equal(fx->el.last_error, -ENOENT);
+	assert_int_equal(append(&fx->el, "a"), -ENOENT);
+	assert_int_equal(append(&fx->el, "b"), -ENOENT);
+	assert_int_equal(fx->el.backlog_count, 2);
+	tu_mkdir(fx->dir, "log");
+	assert_int_equal(eventlog_flush(&fx->el), 0);
+	assert_int_equal(fx->el.backlog_count, 0);
+	assert_int_equal(fx->el.last_error, 0);
+	assert_int_equal(append(&fx->el, "c"), 0);
+	seqs_in(path, seqs, sizeof(seqs));
+	assert_string_equal(seqs, "1,2,3");
+}
+
+static void test_close_flushes_backlog(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX + 16], seqs[64];
+
+	snprintf(path, sizeof(path), "%s/log/events.jsonl", fx->dir);
+	eventlog_open(&fx->el, path, 1 << 20, 5);
+	append(&fx->el, "a");
+	tu_mkdir(fx->dir, "log");
+	eventlog_close(&fx->el);
+	seqs_in(path, seqs, sizeof(seqs));
+	assert_string_equal(seqs, "1");
+}
+
+/* A file size limit cuts the write short: the partial line is removed, the
+ * event waits, and it is written whole once the limit is lifted. */
+static void test_partial_write_cut_back_then_flushed(void **state)
+{
+	struct fixture *fx = *state;
+	struct rlimit old, lim;
+	struct stat st;
+	char seqs[64];
+
+	assert_int_equal(eventlog_open(&fx->el, fx->path, 1 << 20, 5), 0);
+	append(&fx->el, "a");
+	assert_int_equal(stat(fx->path, &st), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	void (*oldsig)(int) = signal(SIGXFSZ, SIG_IGN);
+	lim = (struct rlimit){ .rlim_cur = st.st_size + 10, .rlim_max = old.rlim_max };
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	int r = append(&fx->el, "b");
+	struct stat after;
+	stat(fx->path, &after);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, oldsig);
+	assert_int_equal(r, -ENOSPC);
+	assert_int_equal(after.st_size, st.st_size);
+	assert_int_equal(fx->el.backlog_count, 1);
+	assert_int_equal(eventlog_flush(&fx->el), 0);
+	seqs_in(fx->path, seqs, sizeof(seqs));
+	assert_string_equal(seqs, "1,2");
+}
+
+static void test_file_size_limit_reached_then_flushed(void **state)
+{
+	struct fixture *fx = *state;
+	struct rlimit old, lim;
+	struct stat st;
+	char seqs[64];
+
+	assert_int_equal(eventlog_open(&fx->el, fx->path, 1 << 20, 5), 0);
+	append(&fx->el, "a");
+	assert_int_equal(stat(fx->path, &st), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	void (*oldsig)(int) = signal(SIGXFSZ, SIG_IGN);
+	lim = (struct rlimit){ .rlim_cur = st.st_size, .rlim_max = old.rlim_max };
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	int r1 = append(&fx->el, "b");
+	int r2 = append(&fx->el, "c");
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, oldsig);
+	assert_int_equal(r1, -EFBIG);
+	assert_int_equal(r2, -EFBIG);
+	assert_int_equal(fx->el.backlog_count, 2);
+	assert_int_equal(eventlog_flush(&fx->el), 0);
+	assert_int_equal(fx->el.last_error, 0);
+	seqs_in(fx->path, seqs, sizeof(seqs));
+	assert_string_equal(seqs, "1,2,3");
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_lines_parse_with_seq_time_and_type),
+		T(test_extra_fields_are_written),
+		T(test_new_file_mode_0640),
+		T(test_reopen_appends),
+		T(test_rotation_keeps_files),
+		T(test_rotated_files_stay_under_max_bytes),
+		T(test_recent_returns_last_n_oldest_first),
+		T(test_recent_more_than_held),
+		T(test_recent_after_ring_wraps),
+		T(test_write_failure_keeps_line_in_backlog),
+		T(test_backlog_overflow_counts_lost),
+		T(test_unopenable_log_recovers_when_fixed),
+		T(test_close_flushes_backlog),
+		T(test_partial_write_cut_back_then_flushed),
+		T(test_file_size_limit_reached_then_flushed),
+	};
+	log_set_level(LOG_CRIT);
+	return cmocka_run_group_tests_name("eventlog", tests, NULL, NULL);
+}
