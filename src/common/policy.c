@@ -85,7 +85,10 @@ static int fail(struct parse *ps, const config_setting_t *s, const char *fmt, ..
 static int fail(struct parse *ps, const config_setting_t *s, const char *fmt, ...)
 {
 	va_list ap;
-	int n = snprintf(ps->err, ps->errlen, "%s:%u: ", ps->name,
+	/* A setting from an @include'd file names that file. */
+	const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s)
+							      : ps->name;
+	int n = snprintf(ps->err, ps->errlen, "%s:%u: ", file,
 			 s ? config_setting_source_line(s) : 0);
 	if (n < 0 || (size_t)n >= ps->errlen)
 		return -EINVAL;
@@ -299,8 +302,9 @@ static int policy_parse(config_t *cfg, int read_ok, const char *name, struct pol
 	if (!read_ok) {
 		if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
 			return -errno ? -errno : -EIO;
-		snprintf(err, errlen, "%s:%d: %s", name, config_error_line(cfg),
-			 config_error_text(cfg));
+		snprintf(err, errlen, "%s:%d: %s",
+			 config_error_file(cfg) ? config_error_file(cfg) : name,
+			 config_error_line(cfg), config_error_text(cfg));
 		return -EINVAL;
 	}
 	r = policy_defaults(&p);
@@ -340,6 +344,14 @@ int policy_load(const char *path, struct policy *ret, char *err, size_t errlen)
 		return r;
 	}
 	config_init(&cfg);
+	/* @include "x.conf" resolves beside the policy file, not in the daemon's cwd. */
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		config_set_include_dir(&cfg, dir[0] ? dir : "/");
+	}
 	r = policy_parse(&cfg, config_read(&cfg, f), path, ret, err, errlen);
 	if (r < 0 && r != -EINVAL && r != -ENOMEM)
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
