@@ -21,6 +21,7 @@ enum kind {
 	K_VERSION, /* MAJOR.MINOR */
 	K_PATHLIST,
 	K_GROUP,
+	K_ACTION, /* "audit" | "quarantine" */
 };
 
 struct field {
@@ -57,6 +58,32 @@ static const struct field fault_fields[] = {
 	{ 0 },
 };
 
+static const struct field scan_fields[] = {
+	FN("action", scan_action, K_ACTION, 0, 0),
+	FN("allow_unsigned_defs", allow_unsigned_defs, K_BOOL, 0, 0),
+	FN("max_filesize_mb", scan_max_filesize_mb, K_UINT, 1, 4096),
+	FN("max_scansize_mb", scan_max_scansize_mb, K_UINT, 1, 16384),
+	FN("max_scantime_ms", scan_max_scantime_ms, K_UINT, 100, 3600 * 1000),
+	FN("max_recursion", scan_max_recursion, K_UINT, 1, 64),
+	FN("max_files", scan_max_files, K_UINT, 1, 1000000),
+	FN("cache_entries", scan_cache_entries, K_UINT, 16, 1u << 24),
+	FN("queue_max", scan_queue_max, K_UINT, 1, 1u << 20),
+	FN("timeout", scan_timeout, K_UINT, 1, 3600),
+	FN("defs_test_mem_mb", defs_test_mem_mb, K_UINT, 64, 1u << 20),
+	FN("defs_test_timeout", defs_test_timeout, K_UINT, 1, 3600),
+	{ 0 },
+};
+
+static const char *const action_names[] = {
+	[POLICY_ACTION_AUDIT] = "audit",
+	[POLICY_ACTION_QUARANTINE] = "quarantine",
+};
+
+const char *policy_action_name(enum policy_action a)
+{
+	return (size_t)a < ARRAY_SIZE(action_names) ? action_names[a] : "?";
+}
+
 static const struct field root_fields[] = {
 	F(monitor_file_copies_moves, K_BOOL, 0, 0),
 	F(device_flow_correlation, K_BOOL, 0, 0),
@@ -71,6 +98,7 @@ static const struct field root_fields[] = {
 	F(recheck_interval, K_UINT, 1, 86400),
 	FG(event_log, event_log_fields),
 	FG(faults, fault_fields),
+	FG(scan, scan_fields),
 	{ 0 },
 };
 
@@ -143,6 +171,18 @@ static int set_string(struct parse *ps, const config_setting_t *s, const struct 
 	free(*dst);
 	*dst = copy;
 	return 0;
+}
+
+static int set_action(struct parse *ps, const config_setting_t *s, const struct field *f,
+		      struct policy *p)
+{
+	const char *v = config_setting_get_string(s);
+	for (size_t i = 0; v && i < ARRAY_SIZE(action_names); i++)
+		if (strcmp(v, action_names[i]) == 0) {
+			*(enum policy_action *)((char *)p + f->off) = (enum policy_action)i;
+			return 0;
+		}
+	return fail(ps, s, "%s: must be \"audit\" or \"quarantine\"", f->name);
 }
 
 static int set_pathlist(struct parse *ps, const config_setting_t *s, const struct field *f,
@@ -238,6 +278,9 @@ static int parse_group(struct parse *ps, const config_setting_t *grp, const stru
 				return fail(ps, s, "%s: must be a group { ... }", name);
 			r = parse_group(ps, s, f->group, p);
 			break;
+		case K_ACTION:
+			r = set_action(ps, s, f, p);
+			break;
 		}
 		if (r < 0)
 			return r;
@@ -268,10 +311,32 @@ static int policy_defaults(struct policy *p)
 		.queue_low_water = 1024,
 		.defs_max_age = 7 * 86400,
 		.min_mem_mb = 256,
+		.scan_action = POLICY_ACTION_AUDIT,
+		.scan_max_filesize_mb = 100,
+		.scan_max_scansize_mb = 400,
+		.scan_max_scantime_ms = 120000,
+		.scan_max_recursion = 17,
+		.scan_max_files = 10000,
+		.scan_cache_entries = 65536,
+		.scan_queue_max = 4096,
+		.scan_timeout = 180,
+		.defs_test_mem_mb = 2048,
+		.defs_test_timeout = 300,
 	};
 	if (!p->scan_user || !p->scan_group || !p->admin_group || !p->install_prefix ||
 	    !p->min_kernel)
 		return -ENOMEM;
+	/* Pseudo filesystems hold no files to scan.  /dev and /run are not
+	 * left out: /dev/shm and /run are where fileless malware stages. */
+	static const char *const excl[] = { "/proc", "/sys" };
+	p->path_exclusions = calloc(ARRAY_SIZE(excl) + 1, sizeof(char *));
+	if (!p->path_exclusions)
+		return -ENOMEM;
+	for (size_t i = 0; i < ARRAY_SIZE(excl); i++) {
+		if (!(p->path_exclusions[i] = strdup(excl[i])))
+			return -ENOMEM;
+		p->n_path_exclusions = i + 1;
+	}
 	return 0;
 }
 
@@ -425,6 +490,10 @@ static void json_fields(struct json_object *o, const struct field *fields, const
 		case K_GROUP:
 			v = json_object_new_object();
 			json_fields(v, f->group, p);
+			break;
+		case K_ACTION:
+			v = json_object_new_string(
+				policy_action_name(*(const enum policy_action *)base));
 			break;
 		}
 		json_object_object_add(o, f->name, v);

@@ -13,6 +13,11 @@
 #define POLICY_MAX_EXCLUSIONS 1024
 #define POLICY_ERR_MAX 512
 
+enum policy_action {
+	POLICY_ACTION_AUDIT,      /* report detections only */
+	POLICY_ACTION_QUARANTINE, /* move detected files into the quarantine */
+};
+
 struct policy {
 	char *path; /* the file it was read from */
 
@@ -46,6 +51,20 @@ struct policy {
 	unsigned queue_low_water;
 	unsigned defs_max_age; /* fault 20 */
 	unsigned min_mem_mb;   /* below this MemAvailable the engine is not started */
+
+	/* Scanning (scan = { ... }). */
+	enum policy_action scan_action;
+	bool allow_unsigned_defs;    /* accept unsigned .cud definitions */
+	unsigned scan_max_filesize_mb;
+	unsigned scan_max_scansize_mb;
+	unsigned scan_max_scantime_ms;
+	unsigned scan_max_recursion;
+	unsigned scan_max_files;
+	unsigned scan_cache_entries;  /* verdict cache size */
+	unsigned scan_queue_max;      /* files waiting for the scan service */
+	unsigned scan_timeout;        /* seconds one scan may take before the service is restarted */
+	unsigned defs_test_mem_mb;    /* memory limit of the definitions stability check */
+	unsigned defs_test_timeout;   /* time limit of the stability check, seconds */
 };
 
 /* Parse and validate path into *ret (which must be zeroed or freed).  On
@@ -56,6 +75,8 @@ int policy_load(const char *path, struct policy *ret, char *err, size_t errlen);
 int policy_load_string(const char *text, const char *name, struct policy *ret, char *err,
 		       size_t errlen);
 void policy_free(struct policy *p);
+
+const char *policy_action_name(enum policy_action a);
 
 /* A JSON object (json-c) with every setting; caller puts the reference. */
 struct json_object *policy_to_json(const struct policy *p);
