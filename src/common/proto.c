@@ -15,6 +15,12 @@ static const char *const cmd_names[] = {
 	[CMD_EVENTS] = "events",
 	[CMD_POLICY_SHOW] = "policy_show",
 	[CMD_POLICY_RELOAD] = "policy_reload",
+	[CMD_SCAN] = "scan",
+	[CMD_DEFS_STATUS] = "defs_status",
+	[CMD_DEFS_INSTALL] = "defs_install",
+	[CMD_QUARANTINE_LIST] = "quarantine_list",
+	[CMD_QUARANTINE_RESTORE] = "quarantine_restore",
+	[CMD_QUARANTINE_DELETE] = "quarantine_delete",
 };
 
 const char *proto_cmd_name(enum proto_cmd cmd)
@@ -54,6 +60,53 @@ static int field_int(struct json_object *o, const char *key, int lo, int hi, int
 	return 0;
 }
 
+/* paths: 1..PROTO_MAX_PATHS absolute paths, copied into req->pathbuf. */
+static int field_paths(struct json_object *o, struct proto_request *req, char *err, size_t errlen)
+{
+	struct json_object *v;
+	size_t used = 0;
+	if (!json_object_object_get_ex(o, "paths", &v)) {
+		snprintf(err, errlen, "'%s' needs \"paths\"", proto_cmd_name(req->cmd));
+		return -EINVAL;
+	}
+	size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
+	if (n == 0 || n > PROTO_MAX_PATHS) {
+		snprintf(err, errlen, "'paths' must be a list of 1 to %d absolute paths",
+			 PROTO_MAX_PATHS);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(v, i);
+		const char *p = json_object_is_type(e, json_type_string) ? json_object_get_string(e)
+									  : NULL;
+		size_t len = p ? strlen(p) : 0;
+		if (!p || p[0] != '/' || len + 1 > sizeof(req->pathbuf) - used) {
+			snprintf(err, errlen, "'paths' entry %zu must be an absolute path", i + 1);
+			return -EINVAL;
+		}
+		memcpy(req->pathbuf + used, p, len + 1);
+		req->paths[i] = req->pathbuf + used;
+		used += len + 1;
+	}
+	req->n_paths = n;
+	return 0;
+}
+
+static int field_qid(struct json_object *o, struct proto_request *req, char *err, size_t errlen)
+{
+	struct json_object *v;
+	const char *id = json_object_object_get_ex(o, "qid", &v) &&
+					 json_object_is_type(v, json_type_string)
+				 ? json_object_get_string(v)
+				 : NULL;
+	if (!id || strlen(id) != PROTO_QID_LEN || strspn(id, "0123456789abcdef") != PROTO_QID_LEN) {
+		snprintf(err, errlen, "'qid' must be a quarantine id of %d hex digits", PROTO_QID_LEN);
+		return -EINVAL;
+	}
+	memcpy(req->qid, id, PROTO_QID_LEN + 1);
+	return 0;
+}
+
 /* Which fields each command accepts; anything else is refused so a typo in a
  * script is an error rather than a silent default. */
 static bool key_allowed(enum proto_cmd cmd, const char *key)
@@ -67,6 +120,14 @@ static bool key_allowed(enum proto_cmd cmd, const char *key)
 		return strcmp(key, "id") == 0;
 	case CMD_EVENTS:
 		return strcmp(key, "limit") == 0 || strcmp(key, "follow") == 0;
+	case CMD_SCAN:
+		return strcmp(key, "paths") == 0 || strcmp(key, "progress") == 0;
+	case CMD_DEFS_INSTALL:
+		return strcmp(key, "paths") == 0;
+	case CMD_QUARANTINE_RESTORE:
+		return strcmp(key, "qid") == 0 || strcmp(key, "force") == 0;
+	case CMD_QUARANTINE_DELETE:
+		return strcmp(key, "qid") == 0;
 	default:
 		return false;
 	}
@@ -135,6 +196,8 @@ int proto_parse_request(const char *line, size_t len, struct proto_request *ret,
 	}
 	if ((r = field_bool(o, "all", &req.all, err, errlen)) < 0 ||
 	    (r = field_bool(o, "follow", &req.follow, err, errlen)) < 0 ||
+	    (r = field_bool(o, "progress", &req.progress, err, errlen)) < 0 ||
+	    (r = field_bool(o, "force", &req.force, err, errlen)) < 0 ||
 	    (r = field_int(o, "limit", 1, PROTO_EVENTS_MAX, &req.limit, err, errlen)) < 0 ||
 	    (r = field_int(o, "id", 1, PROTO_FAULT_ID_MAX, &req.id, err, errlen)) < 0)
 		return r;
@@ -142,7 +205,16 @@ int proto_parse_request(const char *line, size_t len, struct proto_request *ret,
 		snprintf(err, errlen, "'fault' needs an \"id\"");
 		return -EINVAL;
 	}
+	if ((req.cmd == CMD_SCAN || req.cmd == CMD_DEFS_INSTALL) &&
+	    (r = field_paths(o, &req, err, errlen)) < 0)
+		return r;
+	if ((req.cmd == CMD_QUARANTINE_RESTORE || req.cmd == CMD_QUARANTINE_DELETE) &&
+	    (r = field_qid(o, &req, err, errlen)) < 0)
+		return r;
 	*ret = req;
+	/* The paths point into the caller's copy, not into the local one. */
+	for (size_t i = 0; i < req.n_paths; i++)
+		ret->paths[i] = ret->pathbuf + (req.paths[i] - req.pathbuf);
 	return 0;
 }
 
@@ -163,10 +235,28 @@ int proto_format_request(const struct proto_request *req, char *buf, size_t len)
 		json_object_object_add(o, "limit", json_object_new_int(req->limit));
 		json_object_object_add(o, "follow", json_object_new_boolean(req->follow));
 		break;
+	case CMD_SCAN:
+	case CMD_DEFS_INSTALL: {
+		struct json_object *arr = json_object_new_array();
+		for (size_t i = 0; i < req->n_paths; i++)
+			json_object_array_add(arr, json_object_new_string(req->paths[i]));
+		json_object_object_add(o, "paths", arr);
+		if (req->cmd == CMD_SCAN)
+			json_object_object_add(o, "progress", json_object_new_boolean(req->progress));
+		break;
+	}
+	case CMD_QUARANTINE_RESTORE:
+		json_object_object_add(o, "force", json_object_new_boolean(req->force));
+		/* fall through */
+	case CMD_QUARANTINE_DELETE:
+		json_object_object_add(o, "qid", json_object_new_string(req->qid));
+		break;
 	default:
 		break;
 	}
-	int n = snprintf(buf, len, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	int n = snprintf(buf, len, "%s\n",
+			 json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
 	if (n < 0 || (size_t)n >= len)
 		return -ENOBUFS;
 	return n;

@@ -9,10 +9,18 @@
  *   {"cmd":"events","limit":50,"follow":false}
  *   {"cmd":"policy_show"}
  *   {"cmd":"policy_reload"}
+ *   {"cmd":"scan","paths":["/abs/path",...],"progress":true}
+ *   {"cmd":"defs_status"}
+ *   {"cmd":"defs_install","paths":["/abs/file.cvd",...]}
+ *   {"cmd":"quarantine_list"}
+ *   {"cmd":"quarantine_restore","qid":"0123456789abcdef","force":false}
+ *   {"cmd":"quarantine_delete","qid":"0123456789abcdef"}
  *
  * Every reply has "ok": true with the command's fields, or "ok": false and
  * "error": "<reason>".  After a successful {"cmd":"events","follow":true}
- * the connection stays open and each new event arrives as {"event":{...}}. */
+ * the connection stays open and each new event arrives as {"event":{...}}.
+ * A scan answers with {"progress":{...}} lines (when asked) and ends with
+ * {"ok":true,"summary":{...},"detections":[...],"failures":[...]}. */
 #pragma once
 
 #include <stdbool.h>
@@ -22,6 +30,8 @@
 #define PROTO_SOCKET_NAME "picketd.sock"
 #define PROTO_EVENTS_MAX 10000
 #define PROTO_FAULT_ID_MAX 9999
+#define PROTO_MAX_PATHS 64
+#define PROTO_QID_LEN 16
 
 enum proto_cmd {
 	CMD_STATUS,
@@ -30,6 +40,12 @@ enum proto_cmd {
 	CMD_EVENTS,
 	CMD_POLICY_SHOW,
 	CMD_POLICY_RELOAD,
+	CMD_SCAN,
+	CMD_DEFS_STATUS,
+	CMD_DEFS_INSTALL,
+	CMD_QUARANTINE_LIST,
+	CMD_QUARANTINE_RESTORE,
+	CMD_QUARANTINE_DELETE,
 };
 
 struct proto_request {
@@ -38,6 +54,12 @@ struct proto_request {
 	int id;        /* CMD_FAULT */
 	int limit;     /* CMD_EVENTS: last N events, 1..PROTO_EVENTS_MAX */
 	bool follow;   /* CMD_EVENTS */
+	bool progress; /* CMD_SCAN */
+	bool force;    /* CMD_QUARANTINE_RESTORE: replace an existing file */
+	char qid[PROTO_QID_LEN + 1]; /* CMD_QUARANTINE_RESTORE, _DELETE */
+	size_t n_paths;              /* CMD_SCAN, CMD_DEFS_INSTALL: absolute paths */
+	const char *paths[PROTO_MAX_PATHS]; /* point into pathbuf */
+	char pathbuf[PROTO_MAX_REQUEST];
 };
 
 /* Parses one request line (without its newline).  On error returns -EINVAL

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -27,7 +28,7 @@
 
 enum {
 	EXIT_OK = 0,
-	EXIT_ERROR = 1,     /* error reply, unhealthy, invalid policy */
+	EXIT_ERROR = 1,     /* error reply, unhealthy, invalid policy, infected files */
 	EXIT_USAGE = 2,
 	EXIT_NO_DAEMON = 3, /* cannot reach picketd */
 };
@@ -35,6 +36,7 @@ enum {
 #define DEFAULT_RUN_DIR "/run/picket"
 #define REPLY_MAX (64u << 20) /* events replies run to megabytes; this is far beyond */
 #define IO_TIMEOUT_SEC 30     /* a wedged daemon must not hang scripts forever */
+#define STREAM_MORE (-1)      /* a line handler's "not done yet": not an exit status */
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 struct ctl {
@@ -63,6 +65,7 @@ static void conn_done(struct conn *c)
 struct cmd_opts {
 	bool all;
 	bool follow;
+	bool force;
 	int limit;
 	int first; /* index of the first argument after the options */
 };
@@ -84,6 +87,14 @@ static void usage(FILE *f)
 	      "  policy check FILE       validate a policy file here, without the daemon\n"
 	      "  policy show             the policy in force in the daemon\n"
 	      "  policy reload           make the daemon load its policy file again\n"
+	      "  scan PATH...            scan files and directories, at most 64, as root\n"
+	      "                          in the daemon: infected files, then a summary\n"
+	      "  defs status             the definitions in force\n"
+	      "  defs install FILE...    install .cvd/.cld/.cud definitions files\n"
+	      "  quarantine list         the files held in quarantine\n"
+	      "  quarantine restore ID [--force]\n"
+	      "                          put a file back (--force: replace what is there)\n"
+	      "  quarantine delete ID    remove a file from quarantine for good\n"
 	      "\n"
 	      "Options (before the command):\n"
 	      "      --json              print the reply as one JSON object a line\n"
@@ -94,8 +105,11 @@ static void usage(FILE *f)
 	      "  -h, --help              show this help\n"
 	      "      --version           show the version\n"
 	      "\n"
-	      "Exit status: 0 success, 1 error reply, unhealthy or invalid policy,\n"
-	      "2 usage error, 3 daemon not reachable.\n",
+	      "Exit status: 0 success (scan: no infected file), 1 error reply, unhealthy,\n"
+	      "invalid policy, or infected files found, 2 usage error or a path that does\n"
+	      "not resolve, 3 daemon not reachable.  Files a scan could not read are listed\n"
+	      "on stderr but do not change the status.  An interrupted scan ends by the\n"
+	      "signal (status 130 for Ctrl-C in a shell).\n",
 	      f);
 }
 
@@ -318,6 +332,20 @@ static int transfer_error(const struct ctl *ctl, int r)
 	}
 }
 
+/* Connects and sends req; returns an exit status. */
+static int ctl_request(const struct ctl *ctl, const struct proto_request *req, struct conn *c)
+{
+	int r = conn_open(c, ctl->socket);
+
+	if (r < 0) {
+		connect_error(ctl, r);
+		return EXIT_NO_DAEMON;
+	}
+	r = conn_send(c, req);
+	/* EPIPE: the daemon answered and closed first (it refused us): read why. */
+	return r < 0 && r != -EPIPE ? transfer_error(ctl, r) : EXIT_OK;
+}
+
 /* Connects, sends req and reads the reply object; returns an exit status. */
 static int ctl_call(const struct ctl *ctl, const struct proto_request *req, struct conn *c,
 		    struct json_object **ret)
@@ -326,19 +354,23 @@ static int ctl_call(const struct ctl *ctl, const struct proto_request *req, stru
 	size_t len;
 	int r;
 
-	r = conn_open(c, ctl->socket);
-	if (r < 0) {
-		connect_error(ctl, r);
-		return EXIT_NO_DAEMON;
-	}
-	r = conn_send(c, req);
-	if (r < 0)
-		return transfer_error(ctl, r);
+	r = ctl_request(ctl, req, c);
+	if (r != EXIT_OK)
+		return r;
 	r = conn_read_line(c, &line, &len);
 	if (r <= 0)
 		return transfer_error(ctl, r);
 	r = parse_object(line, len, ret);
 	return r < 0 ? transfer_error(ctl, r) : EXIT_OK;
+}
+
+/* The error of a reply, in human form (with --json the reply says it). */
+static int reply_error(const struct ctl *ctl, struct json_object *reply)
+{
+	const char *reason = jget_str(reply, "error");
+
+	ctl_error(ctl, "%s", reason ? reason : "picketd refused without a reason");
+	return EXIT_ERROR;
 }
 
 /* Prints a reply as JSON, or rendered, or its error; returns the exit status. */
@@ -351,11 +383,8 @@ static int reply_show(const struct ctl *ctl, struct json_object *reply,
 		print_json(reply);
 		return ok ? EXIT_OK : EXIT_ERROR;
 	}
-	if (!ok) {
-		const char *reason = jget_str(reply, "error");
-		ctl_error(ctl, "%s", reason ? reason : "picketd refused without a reason");
-		return EXIT_ERROR;
-	}
+	if (!ok)
+		return reply_error(ctl, reply);
 	if (render_sanitize(reply) < 0) {
 		ctl_error(ctl, "cannot show the reply: %s", strerror(ENOMEM));
 		return EXIT_ERROR;
@@ -395,6 +424,7 @@ static int command_options(int argc, char **argv, const char *allowed, struct cm
 		{ "all", no_argument, NULL, 'a' },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "lines", required_argument, NULL, 'n' },
+		{ "force", no_argument, NULL, 'F' }, /* long only: -f is --follow */
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -420,6 +450,9 @@ static int command_options(int argc, char **argv, const char *allowed, struct cm
 			break;
 		case 'f':
 			o->follow = true;
+			break;
+		case 'F':
+			o->force = true;
 			break;
 		case 'n':
 			if (parse_number(optarg, 1, PROTO_EVENTS_MAX, &o->limit) < 0)
@@ -537,7 +570,7 @@ static int follow_line(const struct ctl *ctl, const char *line, size_t len)
 }
 
 /* Waits for the socket or a stop signal: 1 readable, 0 stop, -errno. */
-static int follow_wait(int fd, int sfd)
+static int wait_readable(int fd, int sfd)
 {
 	struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
 
@@ -545,6 +578,25 @@ static int follow_wait(int fd, int sfd)
 		if (errno != EINTR)
 			return -errno;
 	return p[1].revents ? 0 : 1;
+}
+
+/* Like conn_read_line, but without the I/O time limit, for replies that may
+ * be minutes apart: -EINTR when a stop signal came on sfd (-1: none). */
+static int conn_wait_line(struct conn *c, int sfd, char **ret, size_t *ret_len)
+{
+	for (;;) {
+		if (conn_take_line(c, ret, ret_len))
+			return 1;
+		int r = wait_readable(c->fd, sfd);
+		if (r == 0)
+			return -EINTR;
+		if (r > 0)
+			r = conn_fill(c);
+		if (r < 0)
+			return r;
+		if (r == 0) /* end of stream: what is left is the last line */
+			return conn_take_rest(c, ret, ret_len);
+	}
 }
 
 /* After the backlog each new event arrives as {"event":{...}}, until the
@@ -561,19 +613,13 @@ static int follow_events(const struct ctl *ctl, struct conn *c)
 		return EXIT_ERROR;
 	}
 	for (;;) {
-		while (conn_take_line(c, &line, &len))
-			if ((r = follow_line(ctl, line, len)) != EXIT_OK)
-				return r;
-		r = follow_wait(c->fd, sfd);
-		if (r == 0)
-			return EXIT_OK; /* interrupted */
-		if (r > 0)
-			r = conn_fill(c);
+		r = conn_wait_line(c, sfd, &line, &len);
+		if (r == 0 || r == -EINTR)
+			return EXIT_OK;
 		if (r < 0)
 			return transfer_error(ctl, r);
-		if (r == 0) /* end of stream: what is left is the last line */
-			return conn_take_rest(c, &line, &len) ? follow_line(ctl, line, len)
-							      : EXIT_OK;
+		if ((r = follow_line(ctl, line, len)) != EXIT_OK)
+			return r;
 	}
 }
 
@@ -653,6 +699,297 @@ static int cmd_policy(const struct ctl *ctl, int argc, char **argv)
 	return call_and_show(ctl, &req, render_policy_reload);
 }
 
+/* --- paths */
+
+/* Appends path to req's paths, stored in req->pathbuf from *used on. */
+static int request_add_path(struct proto_request *req, size_t *used, const char *path)
+{
+	size_t len = strlen(path) + 1;
+
+	if (req->n_paths == PROTO_MAX_PATHS || len > sizeof(req->pathbuf) - *used)
+		return -E2BIG;
+	memcpy(req->pathbuf + *used, path, len);
+	req->paths[req->n_paths++] = req->pathbuf + *used;
+	*used += len;
+	return 0;
+}
+
+/* Resolves the n paths of argv into req: EXIT_OK, or the exit status of a
+ * path that does not resolve or a list that does not fit one request (the
+ * daemon refuses requests over PROTO_MAX_REQUEST bytes, escapes included). */
+static int request_paths(const struct ctl *ctl, const char *what, int n, char **argv,
+			 struct proto_request *req)
+{
+	char resolved[PATH_MAX], line[PROTO_MAX_REQUEST + 2];
+	size_t used = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!realpath(argv[i], resolved)) {
+			ctl_error(ctl, "%s: %s: %s", what, argv[i], strerror(errno));
+			return EXIT_USAGE;
+		}
+		if (request_add_path(req, &used, resolved) < 0)
+			break;
+	}
+	if (req->n_paths < (size_t)n || proto_format_request(req, line, sizeof(line)) == -ENOBUFS)
+		return stop_status(
+			usage_error("%s: too many or too long paths for one request", what));
+	return EXIT_OK;
+}
+
+/* --- scan */
+
+/* The self-overwriting progress line on stderr. */
+struct progress {
+	bool draw;  /* a terminal wants it */
+	bool shown; /* something is on the line */
+};
+
+static void progress_draw(struct progress *p, struct json_object *counts)
+{
+	struct winsize ws;
+	char line[256];
+	int width = 79;
+
+	if (!p->draw)
+		return;
+	/* One column spare: a line that reaches the margin wraps on some terminals. */
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+		width = ws.ws_col - 1;
+	render_scan_progress(counts, line, sizeof(line));
+	fprintf(stderr, "\r%.*s\033[K", width, line);
+	p->shown = true;
+}
+
+static void progress_clear(struct progress *p)
+{
+	if (p->shown)
+		fputs("\r\033[K", stderr);
+	p->shown = false;
+}
+
+/* Interrupted: clears the progress line and dies of the signal that came,
+ * which tells the shell the scan did not finish (and the daemon stops it
+ * when the connection closes). */
+static int stop_by_signal(int sfd, struct progress *p)
+{
+	struct signalfd_siginfo si;
+	sigset_t mask;
+	int sig = read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) ? (int)si.ssi_signo : SIGINT;
+
+	progress_clear(p);
+	fflush(stdout);
+	signal(sig, SIG_DFL);
+	sigemptyset(&mask);
+	sigaddset(&mask, sig);
+	raise(sig); /* pending while blocked, delivered on unblocking */
+	sigprocmask(SIG_UNBLOCK, &mask, NULL);
+	return 128 + sig;
+}
+
+/* The final reply: the status says whether something was found. */
+static int scan_done(const struct ctl *ctl, struct json_object *reply)
+{
+	int r = reply_show(ctl, reply, render_scan);
+
+	if (r == EXIT_OK && scan_infected_count(reply) > 0)
+		r = EXIT_ERROR;
+	return r;
+}
+
+/* One line of a scan's replies: STREAM_MORE until the final one. */
+static int scan_line(const struct ctl *ctl, struct progress *p, const char *line, size_t len)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	struct json_object *counts;
+
+	if (len == 0)
+		return STREAM_MORE;
+	if (parse_object(line, len, &o) < 0) {
+		progress_clear(p);
+		return transfer_error(ctl, -EBADMSG);
+	}
+	if (json_object_object_get_ex(o, "ok", NULL)) {
+		progress_clear(p);
+		return scan_done(ctl, o);
+	}
+	if (ctl->json) {
+		print_json(o);
+		fflush(stdout);
+	} else if ((counts = jget_obj(o, "progress"))) {
+		progress_draw(p, counts);
+	}
+	return STREAM_MORE;
+}
+
+/* Progress lines come at most twice a second while files are scanned, but
+ * a scan without progress is silent until its end: no time limit here. */
+static int scan_stream(const struct ctl *ctl, struct conn *c, struct progress *p)
+{
+	_cleanup_close_ int sfd = stop_signal_fd();
+	char *line;
+	size_t len;
+	int r;
+
+	if (sfd < 0) {
+		ctl_error(ctl, "cannot watch for SIGINT: %s", strerror(-sfd));
+		return EXIT_ERROR;
+	}
+	for (;;) {
+		r = conn_wait_line(c, sfd, &line, &len);
+		if (r == -EINTR)
+			return stop_by_signal(sfd, p);
+		if (r <= 0)
+			progress_clear(p);
+		if (r == 0) {
+			ctl_error(ctl, "picketd closed %s before the scan finished", ctl->socket);
+			return EXIT_NO_DAEMON;
+		}
+		if (r < 0)
+			return transfer_error(ctl, r);
+		if ((r = scan_line(ctl, p, line, len)) != STREAM_MORE)
+			return r;
+	}
+}
+
+static int cmd_scan(const struct ctl *ctl, int argc, char **argv)
+{
+	struct proto_request req = { .cmd = CMD_SCAN, .progress = isatty(STDOUT_FILENO) };
+	_cleanup_(conn_done) struct conn c = CONN_INIT;
+	struct cmd_opts o = { 0 };
+	int r = command_options(argc, argv, "h", &o);
+
+	if (r <= 0)
+		return stop_status(r);
+	if (o.first == argc)
+		return stop_status(usage_error("scan: needs at least one PATH"));
+	r = request_paths(ctl, "scan", argc - o.first, argv + o.first, &req);
+	if (r == EXIT_OK)
+		r = ctl_request(ctl, &req, &c);
+	if (r != EXIT_OK)
+		return r;
+	struct progress p = { .draw = req.progress && !ctl->json && isatty(STDERR_FILENO) };
+	return scan_stream(ctl, &c, &p);
+}
+
+/* --- defs */
+
+/* Each file's outcome is worth seeing even when the install failed. */
+static int defs_install_show(const struct ctl *ctl, struct json_object *reply)
+{
+	if (ctl->json || !jget_array(reply, "files"))
+		return reply_show(ctl, reply, render_defs_install);
+	if (render_sanitize(reply) < 0) {
+		ctl_error(ctl, "cannot show the reply: %s", strerror(ENOMEM));
+		return EXIT_ERROR;
+	}
+	render_defs_install(reply);
+	fflush(stdout); /* the files, then why nothing was installed */
+	return jget_bool(reply, "ok", false) ? EXIT_OK : reply_error(ctl, reply);
+}
+
+/* The daemon test-loads the new set before it answers (up to the policy's
+ * defs_test_timeout, minutes for full databases): no time limit on that. */
+static int defs_install(const struct ctl *ctl, int n, char **files)
+{
+	struct proto_request req = { .cmd = CMD_DEFS_INSTALL };
+	_cleanup_(conn_done) struct conn c = CONN_INIT;
+	_cleanup_json_ struct json_object *reply = NULL;
+	char *line;
+	size_t len;
+	int r = request_paths(ctl, "defs install", n, files, &req);
+
+	if (r == EXIT_OK)
+		r = ctl_request(ctl, &req, &c);
+	if (r != EXIT_OK)
+		return r;
+	/* No stop signal to watch (-1): Ctrl-C ends picketctl, not the install. */
+	r = conn_wait_line(&c, -1, &line, &len);
+	if (r <= 0)
+		return transfer_error(ctl, r);
+	r = parse_object(line, len, &reply);
+	return r < 0 ? transfer_error(ctl, r) : defs_install_show(ctl, reply);
+}
+
+static int cmd_defs(const struct ctl *ctl, int argc, char **argv)
+{
+	struct proto_request req = { .cmd = CMD_DEFS_STATUS };
+	struct cmd_opts o = { 0 };
+	int r = command_options(argc, argv, "h", &o);
+	const char *verb;
+	int nargs;
+
+	if (r <= 0)
+		return stop_status(r);
+	verb = o.first < argc ? argv[o.first] : "";
+	nargs = argc - o.first - 1;
+	if (strcmp(verb, "install") == 0) {
+		if (nargs == 0)
+			return stop_status(usage_error("defs install: needs at least one FILE"));
+		return defs_install(ctl, nargs, argv + o.first + 1);
+	}
+	if (strcmp(verb, "status") != 0)
+		return stop_status(usage_error("defs: wants status or install FILE..."));
+	if (nargs != 0)
+		return stop_status(
+			usage_error("defs status: unexpected argument '%s'", argv[o.first + 1]));
+	return call_and_show(ctl, &req, render_defs_status);
+}
+
+/* --- quarantine */
+
+static bool qid_valid(const char *id)
+{
+	return strlen(id) == PROTO_QID_LEN && strspn(id, "0123456789abcdef") == PROTO_QID_LEN;
+}
+
+/* restore ID or delete ID. */
+static int quarantine_item(const struct ctl *ctl, const char *verb, int nargs, char **args,
+			   bool force)
+{
+	struct proto_request req = { .cmd = CMD_QUARANTINE_DELETE };
+	bool restore = strcmp(verb, "restore") == 0;
+
+	if (nargs != 1)
+		return stop_status(usage_error("quarantine %s: needs exactly one ID", verb));
+	if (force && !restore)
+		return stop_status(usage_error("quarantine %s: --force applies to restore only", verb));
+	if (!qid_valid(args[0]))
+		return stop_status(usage_error("quarantine %s: '%.64s' is not a quarantine ID "
+					       "(%d lowercase hex digits)",
+					       verb, args[0], PROTO_QID_LEN));
+	memcpy(req.qid, args[0], PROTO_QID_LEN + 1);
+	if (!restore)
+		return call_and_show(ctl, &req, render_quarantine_deleted);
+	req.cmd = CMD_QUARANTINE_RESTORE;
+	req.force = force;
+	return call_and_show(ctl, &req, render_quarantine_restored);
+}
+
+static int cmd_quarantine(const struct ctl *ctl, int argc, char **argv)
+{
+	struct proto_request req = { .cmd = CMD_QUARANTINE_LIST };
+	struct cmd_opts o = { 0 };
+	int r = command_options(argc, argv, "hF", &o);
+	const char *verb;
+	int nargs;
+
+	if (r <= 0)
+		return stop_status(r);
+	verb = o.first < argc ? argv[o.first] : "";
+	nargs = argc - o.first - 1;
+	if (strcmp(verb, "restore") == 0 || strcmp(verb, "delete") == 0)
+		return quarantine_item(ctl, verb, nargs, argv + o.first + 1, o.force);
+	if (strcmp(verb, "list") != 0)
+		return stop_status(usage_error("quarantine: wants list, restore ID or delete ID"));
+	if (nargs != 0)
+		return stop_status(
+			usage_error("quarantine list: unexpected argument '%s'", argv[o.first + 1]));
+	if (o.force)
+		return stop_status(usage_error("quarantine list: --force applies to restore only"));
+	return call_and_show(ctl, &req, render_quarantine_list);
+}
+
 static int cmd_help(const struct ctl *ctl, int argc, char **argv)
 {
 	(void)ctl, (void)argc, (void)argv;
@@ -664,8 +1001,11 @@ static const struct command {
 	const char *name;
 	int (*run)(const struct ctl *ctl, int argc, char **argv); /* returns the exit status */
 } commands[] = {
-	{ "status", cmd_status }, { "faults", cmd_faults }, { "health", cmd_health },
-	{ "events", cmd_events }, { "policy", cmd_policy }, { "help", cmd_help },
+	{ "status", cmd_status }, { "faults", cmd_faults },
+	{ "health", cmd_health }, { "events", cmd_events },
+	{ "policy", cmd_policy }, { "scan", cmd_scan },
+	{ "defs", cmd_defs },     { "quarantine", cmd_quarantine },
+	{ "help", cmd_help },
 };
 
 /* The options before the command: 1 to go on with the command at optind,

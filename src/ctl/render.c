@@ -14,7 +14,7 @@
 #define STATUS_LABEL "%-11s" /* "Monitors:" and its padding up to the value column */
 #define FAULT_LABEL "%-14s"  /* "Last cleared:" likewise */
 #define FAULT_INDENT 14
-#define TYPE_WIDTH 15 /* the longest event type of proto.h, "policy_rejected" */
+#define TYPE_WIDTH 20 /* the longest event type, "scan_service_crashed" */
 /* Scalars print bare; containers and strings needing quotes as plain JSON. */
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -40,6 +40,15 @@ bool jget_bool(struct json_object *o, const char *key, bool def)
 	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
 		return def;
 	return json_object_get_boolean(v);
+}
+
+double jget_double(struct json_object *o, const char *key, double def)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)))
+		return def;
+	return json_object_get_double(v);
 }
 
 struct json_object *jget_obj(struct json_object *o, const char *key)
@@ -488,4 +497,189 @@ void render_health(struct json_object *reply)
 		sep = ", ";
 	}
 	putchar('\n');
+}
+
+/* --- scan */
+
+#define MB 1048576.0 /* as the daemon counts mb_per_s, and clamscan its MB */
+
+/* "PATH: TEXT" for each {path, key} of list. */
+static void path_lines(FILE *f, struct json_object *list, const char *key, const char *suffix)
+{
+	for (size_t i = 0; i < jlen(list); i++) {
+		struct json_object *e = json_object_array_get_idx(list, i);
+		fprintf(f, "%s: %s%s\n", or_dash(jget_str(e, "path")), or_dash(jget_str(e, key)),
+			suffix);
+	}
+}
+
+/* The daemon lists a bounded number: a cut list must not pass for complete. */
+static void unlisted(FILE *f, int64_t count, size_t listed, const char *what)
+{
+	if (count > (int64_t)listed)
+		fprintf(f, "(%" PRId64 " more %s not listed)\n", count - (int64_t)listed, what);
+}
+
+uint64_t scan_infected_count(struct json_object *reply)
+{
+	int64_t n = jget_int(jget_obj(reply, "summary"), "infected", 0);
+	size_t listed = jlen(jget_array(reply, "detections"));
+
+	return n > 0 && (uint64_t)n > listed ? (uint64_t)n : listed;
+}
+
+void render_scan(struct json_object *reply)
+{
+	struct json_object *sum = jget_obj(reply, "summary");
+	struct json_object *found = jget_array(reply, "detections");
+	struct json_object *failed = jget_array(reply, "failures");
+
+	path_lines(stdout, found, "signature", " FOUND");
+	unlisted(stdout, jget_int(sum, "infected", 0), jlen(found), "infected files");
+	fflush(stdout); /* before stderr, for whoever reads both on one terminal */
+	path_lines(stderr, failed, "error", "");
+	unlisted(stderr, jget_int(sum, "errors", 0), jlen(failed), "errors");
+	if (jlen(found) || jlen(failed))
+		putchar('\n');
+	puts("----------- SCAN SUMMARY -----------");
+	printf("Scanned files: %" PRId64 "\n", jget_int(sum, "files", 0));
+	printf("Infected files: %" PRId64 "\n", jget_int(sum, "infected", 0));
+	printf("Errors: %" PRId64 "\n", jget_int(sum, "errors", 0));
+	printf("Skipped: %" PRId64 "\n", jget_int(sum, "skipped", 0));
+	printf("Data scanned: %.2f MB\n", (double)jget_int(sum, "bytes", 0) / MB);
+	printf("Time: %.3f s (%.2f MB/s)\n", jget_double(sum, "seconds", 0),
+	       jget_double(sum, "mb_per_s", 0));
+}
+
+void render_scan_progress(struct json_object *p, char *buf, size_t len)
+{
+	char took[64];
+
+	fmt_uptime((int64_t)jget_double(p, "seconds", 0), took, sizeof(took));
+	/* The counts first: a narrow terminal cuts the end. */
+	snprintf(buf, len,
+		 "Scanning: %" PRId64 " files, %" PRId64 " infected, %" PRId64 " errors, %" PRId64
+		 " skipped, %.1f MB, %.1f MB/s, %s",
+		 jget_int(p, "files", 0), jget_int(p, "infected", 0), jget_int(p, "errors", 0),
+		 jget_int(p, "skipped", 0), (double)jget_int(p, "bytes", 0) / MB,
+		 jget_double(p, "mb_per_s", 0), took);
+}
+
+/* --- definitions */
+
+#define DEFS_LABEL "%-17s" /* "Last known good:" and its padding */
+
+static const char *plural(int64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* An age to the minute: "3d 4h", "2h 3m", "5m", "under a minute". */
+static void fmt_age(int64_t s, char *buf, size_t len)
+{
+	if (s < 0)
+		snprintf(buf, len, "in the future: check the clock");
+	else if (s >= 86400)
+		snprintf(buf, len, "%" PRId64 "d %" PRId64 "h", s / 86400, s / 3600 % 24);
+	else if (s >= 3600)
+		snprintf(buf, len, "%" PRId64 "h %" PRId64 "m", s / 3600, s / 60 % 60);
+	else if (s >= 60)
+		snprintf(buf, len, "%" PRId64 "m", s / 60);
+	else
+		snprintf(buf, len, "under a minute");
+}
+
+static void defs_files(struct json_object *files)
+{
+	int width = 0;
+
+	for (size_t i = 0; i < jlen(files); i++) {
+		int w = (int)strlen(or_dash(jget_str(json_object_array_get_idx(files, i), "name")));
+		width = w > width ? w : width;
+	}
+	for (size_t i = 0; i < jlen(files); i++) {
+		struct json_object *f = json_object_array_get_idx(files, i);
+		int64_t sigs = jget_int(f, "signatures", 0);
+		printf("  %-*s  version %" PRId64 "  %" PRId64 " signature%s  built %s\n", width,
+		       or_dash(jget_str(f, "name")), jget_int(f, "version", 0), sigs, plural(sigs),
+		       or_dash(jget_str(f, "build_time")));
+	}
+}
+
+void render_defs_status(struct json_object *reply)
+{
+	int64_t sigs = jget_int(reply, "signatures", 0);
+	int64_t loaded = jget_int(reply, "loaded_signatures", 0);
+	const char *built = jget_str(reply, "build_time");
+	const char *lkg = jget_str(reply, "last_known_good"); /* "": none */
+	char age[64], installed[32];
+
+	fmt_age(jget_int(reply, "age", 0), age, sizeof(age));
+	fmt_time(jget_int(reply, "installed_at", 0), installed, sizeof(installed));
+	printf(DEFS_LABEL "set %s, %" PRId64 " signature%s (", "Definitions:",
+	       or_dash(jget_str(reply, "set")), sigs, plural(sigs));
+	if (loaded > 0)
+		printf("%" PRId64 " loaded by the scan service)\n", loaded);
+	else
+		puts("none loaded by the scan service)");
+	printf(DEFS_LABEL "%s", "Newest build:", or_dash(built));
+	if (built && *built)
+		printf(" (age %s)", age);
+	putchar('\n');
+	printf(DEFS_LABEL "%s\n", "Installed:", installed);
+	printf(DEFS_LABEL "%s\n", "Last known good:", lkg && *lkg ? lkg : "none");
+	defs_files(jget_array(reply, "files"));
+}
+
+void render_defs_install(struct json_object *reply)
+{
+	struct json_object *files = jget_array(reply, "files");
+
+	for (size_t i = 0; i < jlen(files); i++) {
+		struct json_object *f = json_object_array_get_idx(files, i);
+		if (jget_bool(f, "accepted", false))
+			printf("%s: accepted\n", or_dash(jget_str(f, "name")));
+		else
+			printf("%s: rejected: %s\n", or_dash(jget_str(f, "name")),
+			       or_dash(jget_str(f, "reason")));
+	}
+	if (jget_bool(reply, "ok", false))
+		printf("definitions set %s is active\n", or_dash(jget_str(reply, "set")));
+}
+
+/* --- quarantine */
+
+#define SIG_WIDTH_MAX 40 /* longer signatures push the path right */
+
+void render_quarantine_list(struct json_object *reply)
+{
+	struct json_object *items = jget_array(reply, "items");
+	int width = (int)strlen("SIGNATURE");
+	char when[32];
+
+	if (!jlen(items)) {
+		puts("quarantine is empty");
+		return;
+	}
+	for (size_t i = 0; i < jlen(items); i++) {
+		int w = (int)strlen(or_dash(jget_str(json_object_array_get_idx(items, i), "signature")));
+		width = w > width && w <= SIG_WIDTH_MAX ? w : width;
+	}
+	printf("%-16s  %-19s  %-*s  %s\n", "ID", "DATE", width, "SIGNATURE", "ORIGINAL PATH");
+	for (size_t i = 0; i < jlen(items); i++) {
+		struct json_object *q = json_object_array_get_idx(items, i);
+		fmt_time(jget_int(q, "quarantined_at", 0), when, sizeof(when));
+		printf("%-16s  %-19s  %-*s  %s\n", or_dash(jget_str(q, "id")), when, width,
+		       or_dash(jget_str(q, "signature")), or_dash(jget_str(q, "original_path")));
+	}
+}
+
+void render_quarantine_restored(struct json_object *reply)
+{
+	printf("restored %s\n", or_dash(jget_str(reply, "qid")));
+}
+
+void render_quarantine_deleted(struct json_object *reply)
+{
+	printf("deleted %s\n", or_dash(jget_str(reply, "qid")));
 }

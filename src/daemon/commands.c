@@ -5,6 +5,7 @@
 
 #include "jsonutil.h"
 #include "log.h"
+#include "ondemand.h"
 #include "picketd.h"
 
 static struct json_object *reply_ok(void)
@@ -72,9 +73,24 @@ static struct json_object *cmd_status(struct picketd *d)
 	json_object_object_add(o, "policy", pol);
 
 	struct json_object *scan = json_object_new_object();
-	json_object_object_add(scan, "state", json_object_new_string("not available"));
+	struct supervisor *sv = &d->svc;
+	json_object_object_add(scan, "state", json_object_new_string(svc_state_name(sv->state)));
 	json_object_object_add(scan, "detail",
-			       json_object_new_string("this build has no scan service yet"));
+			       json_object_new_string(sv->state == SVC_READY
+							      ? (d->scan_root_reason[0]
+									 ? "running as root"
+									 : "running as the scan user")
+							      : sv->state_detail));
+	json_object_object_add(scan, "pid", json_object_new_int(sv->pid));
+	json_object_object_add(scan, "signatures", json_object_new_int64(sv->ready.sigs));
+	json_object_object_add(scan, "scans", json_object_new_uint64(sv->scans));
+	json_object_object_add(scan, "detections", json_object_new_uint64(sv->detections));
+	json_object_object_add(scan, "errors", json_object_new_uint64(sv->errors));
+	json_object_object_add(scan, "last_scan", json_object_new_int64(sv->last_scan));
+	json_object_object_add(scan, "queued", json_object_new_uint64(d->scanq.len));
+	json_object_object_add(scan, "cache_hits", json_object_new_uint64(d->scanq.hits));
+	json_object_object_add(scan, "action",
+			       json_object_new_string(policy_action_name(d->policy.scan_action)));
 	json_object_object_add(o, "scanner", scan);
 
 	struct json_object *host = json_object_new_object();
@@ -118,33 +134,100 @@ static struct json_object *cmd_policy_reload(struct picketd *d)
 	return o;
 }
 
-struct json_object *commands_handle(const struct proto_request *req, void *ud)
+static struct json_object *with(struct json_object *o, const char *key, struct json_object *v)
+{
+	if (o)
+		json_object_object_add(o, key, v);
+	else
+		json_object_put(v);
+	return o;
+}
+
+static struct json_object *errno_reply(int r, const char *what)
+{
+	char msg[256];
+	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(-r));
+	return reply_error(msg);
+}
+
+static struct json_object *cmd_quarantine(struct picketd *d, const struct proto_request *req)
+{
+	struct json_object *list = NULL;
+	int r;
+	switch (req->cmd) {
+	case CMD_QUARANTINE_LIST:
+		r = quarantine_list(&d->quarantine, &list);
+		return r < 0 ? errno_reply(r, "quarantine list") : with(reply_ok(), "items", list);
+	case CMD_QUARANTINE_RESTORE:
+		r = quarantine_restore(&d->quarantine, req->qid, req->force);
+		break;
+	default:
+		r = quarantine_delete(&d->quarantine, req->qid);
+		break;
+	}
+	if (r < 0)
+		return errno_reply(r, req->qid);
+	struct json_object *ev = eventlog_new(&d->events, req->cmd == CMD_QUARANTINE_RESTORE
+								  ? "quarantine_restored"
+								  : "quarantine_deleted");
+	if (ev)
+		json_object_object_add(ev, "qid", json_object_new_string(req->qid));
+	events_emit(d, ev);
+	return with(reply_ok(), "qid", json_object_new_string(req->qid));
+}
+
+int commands_handle(const struct proto_request *req, struct control_client *cl, void *ud,
+		    struct json_object **ret_reply)
 {
 	struct picketd *d = ud;
-	struct json_object *o;
+	struct json_object *o = NULL;
 
 	switch (req->cmd) {
 	case CMD_STATUS:
-		return cmd_status(d);
+		o = cmd_status(d);
+		break;
 	case CMD_FAULTS:
-		o = reply_ok();
-		if (o)
-			json_object_object_add(o, "faults", fault_list(&d->faults, req->all));
-		return o;
+		o = with(reply_ok(), "faults", fault_list(&d->faults, req->all));
+		break;
 	case CMD_FAULT:
-		return cmd_fault(d, req->id);
+		o = cmd_fault(d, req->id);
+		break;
 	case CMD_EVENTS:
-		o = reply_ok();
-		if (o)
-			json_object_object_add(o, "events", eventlog_recent(&d->events, req->limit));
-		return o;
+		o = with(reply_ok(), "events", eventlog_recent(&d->events, req->limit));
+		break;
 	case CMD_POLICY_SHOW:
-		o = reply_ok();
-		if (o)
-			json_object_object_add(o, "policy", policy_to_json(&d->policy));
-		return o;
+		o = with(reply_ok(), "policy", policy_to_json(&d->policy));
+		break;
 	case CMD_POLICY_RELOAD:
-		return cmd_policy_reload(d);
+		o = cmd_policy_reload(d);
+		break;
+	case CMD_SCAN: {
+		int r = ondemand_start(d, req, cl);
+		if (r < 0)
+			o = errno_reply(r, "scan");
+		else
+			return 1;
+		break;
 	}
-	return reply_error("command not handled");
+	case CMD_DEFS_STATUS:
+		o = scanning_defs_status(d);
+		break;
+	case CMD_DEFS_INSTALL:
+		o = scanning_defs_install(d, req->paths, req->n_paths);
+		break;
+	case CMD_QUARANTINE_LIST:
+	case CMD_QUARANTINE_RESTORE:
+	case CMD_QUARANTINE_DELETE:
+		o = cmd_quarantine(d, req);
+		break;
+	}
+	if (!o)
+		return -ENOMEM;
+	*ret_reply = o;
+	return 0;
+}
+
+void commands_client_gone(struct control_client *cl, void *ud)
+{
+	ondemand_client_gone(ud, cl);
 }

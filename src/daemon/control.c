@@ -22,6 +22,7 @@ struct control_client {
 	struct ucred cred;
 	bool follow;
 	bool closing; /* close once the output is flushed */
+	bool dead;    /* shut down: freed by its handler at the next wake-up */
 	char in[PROTO_MAX_REQUEST + 1];
 	size_t in_len;
 	char *out;
@@ -30,6 +31,8 @@ struct control_client {
 
 static void client_free(struct control_client *cl)
 {
+	if (cl->c->gone)
+		cl->c->gone(cl, cl->c->ud);
 	loop_del(cl->c->epfd, &cl->src);
 	close(cl->src.fd);
 	cl->c->clients[cl->slot] = NULL;
@@ -37,9 +40,19 @@ static void client_free(struct control_client *cl)
 	free(cl);
 }
 
+/* Ends a client without freeing it: its handler sees the hang-up and frees it. */
+static void client_kill(struct control_client *cl)
+{
+	if (cl->dead)
+		return;
+	cl->dead = true;
+	shutdown(cl->src.fd, SHUT_RDWR);
+	(void)loop_mod(cl->c->epfd, &cl->src, EPOLLIN);
+}
+
 static void client_flush(struct control_client *cl)
 {
-	while (cl->out_off < cl->out_len) {
+	while (!cl->dead && cl->out_off < cl->out_len) {
 		ssize_t k = send(cl->src.fd, cl->out + cl->out_off, cl->out_len - cl->out_off,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (k < 0) {
@@ -49,38 +62,42 @@ static void client_flush(struct control_client *cl)
 				break;
 			log_debug("control: client pid %d went away: %s", (int)cl->cred.pid,
 				  strerror(errno));
-			client_free(cl);
+			client_kill(cl);
 			return;
 		}
 		cl->out_off += k;
 	}
+	if (cl->dead)
+		return;
 	if (cl->out_off == cl->out_len) {
 		cl->out_off = cl->out_len = 0;
 		if (cl->closing) {
-			client_free(cl);
+			client_kill(cl);
 			return;
 		}
 	}
 	/* Poll for writability only while something is queued. */
 	uint32_t ev = EPOLLIN | (cl->out_len ? EPOLLOUT : 0);
 	if (loop_mod(cl->c->epfd, &cl->src, ev) < 0)
-		client_free(cl);
+		client_kill(cl);
 }
 
-/* Queues one line; false when the client was dropped for falling behind. */
+/* Queues one line; false when the client is gone or was dropped for falling behind. */
 static bool client_queue(struct control_client *cl, struct json_object *o)
 {
 	size_t len;
+	if (cl->dead)
+		return false;
 	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
 	if (cl->out_len + len + 1 > CONTROL_MAX_OUTPUT) {
 		log_warning("control: dropping client pid %d: %zu bytes of output pending",
 			    (int)cl->cred.pid, cl->out_len);
-		client_free(cl);
+		client_kill(cl);
 		return false;
 	}
 	char *n = realloc(cl->out, cl->out_len + len + 1);
 	if (!n) {
-		client_free(cl);
+		client_kill(cl);
 		return false;
 	}
 	cl->out = n;
@@ -88,6 +105,12 @@ static bool client_queue(struct control_client *cl, struct json_object *o)
 	cl->out[cl->out_len + len] = '\n';
 	cl->out_len += len + 1;
 	return true;
+}
+
+void control_send(struct control_client *cl, struct json_object *o)
+{
+	if (client_queue(cl, o))
+		client_flush(cl);
 }
 
 static void reply_error(struct control_client *cl, const char *msg, bool close_after)
@@ -98,8 +121,13 @@ static void reply_error(struct control_client *cl, const char *msg, bool close_a
 	json_object_object_add(o, "ok", json_object_new_boolean(false));
 	json_object_object_add(o, "error", json_object_new_string(msg));
 	cl->closing = close_after;
-	if (client_queue(cl, o))
-		client_flush(cl);
+	control_send(cl, o);
+}
+
+int control_send_error(struct control_client *cl, const char *msg)
+{
+	reply_error(cl, msg, false);
+	return 0;
 }
 
 static void handle_line(struct control_client *cl, const char *line, size_t len)
@@ -112,17 +140,19 @@ static void handle_line(struct control_client *cl, const char *line, size_t len)
 		reply_error(cl, err, false);
 		return;
 	}
-	_cleanup_json_ struct json_object *reply = cl->c->handle(&req, cl->c->ud);
-	if (!reply) {
-		reply_error(cl, "out of memory", true);
+	_cleanup_json_ struct json_object *reply = NULL;
+	int r = cl->c->handle(&req, cl, cl->c->ud, &reply);
+	if (r > 0)
+		return; /* answered later, through control_send */
+	if (r < 0 || !reply) {
+		reply_error(cl, r < 0 ? strerror(-r) : "out of memory", false);
 		return;
 	}
 	struct json_object *ok;
 	if (req.cmd == CMD_EVENTS && req.follow && json_object_object_get_ex(reply, "ok", &ok) &&
 	    json_object_get_boolean(ok))
 		cl->follow = true;
-	if (client_queue(cl, reply))
-		client_flush(cl);
+	control_send(cl, reply);
 }
 
 /* Reads what is there and answers each complete line. */
@@ -141,13 +171,9 @@ static void client_read(struct control_client *cl)
 		}
 		cl->in_len += k;
 		char *nl;
-		while (!cl->closing && (nl = memchr(cl->in, '\n', cl->in_len))) {
+		while (!cl->closing && !cl->dead && (nl = memchr(cl->in, '\n', cl->in_len))) {
 			size_t len = nl - cl->in;
-			int slot = cl->slot;
-			struct control *c = cl->c;
 			handle_line(cl, cl->in, len);
-			if (c->clients[slot] != cl)
-				return; /* freed while answering */
 			memmove(cl->in, nl + 1, cl->in_len - len - 1);
 			cl->in_len -= len + 1;
 		}
@@ -160,7 +186,7 @@ static void client_read(struct control_client *cl)
 			reply_error(cl, msg, true);
 			return;
 		}
-		if (cl->closing)
+		if (cl->closing || cl->dead)
 			return;
 	}
 }
@@ -168,12 +194,15 @@ static void client_read(struct control_client *cl)
 static void client_io(struct io_source *src, uint32_t events)
 {
 	struct control_client *cl = src->obj;
-	if (events & EPOLLOUT) {
-		int slot = cl->slot;
-		struct control *c = cl->c;
+	if (cl->dead) {
+		client_free(cl);
+		return;
+	}
+	if (events & EPOLLOUT)
 		client_flush(cl);
-		if (c->clients[slot] != cl)
-			return;
+	if (cl->dead) {
+		client_free(cl);
+		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		client_read(cl);
@@ -260,13 +289,13 @@ static int socket_in_use(const struct sockaddr_un *sa)
 }
 
 int control_open(struct control *c, int epfd, const char *run_dir, gid_t admin_gid,
-		 control_request_fn handle, void *ud)
+		 control_request_fn handle, control_gone_fn gone, void *ud)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int r;
 
 	*c = (struct control){ .listen.fd = -1, .epfd = epfd, .admin_gid = admin_gid,
-			       .handle = handle, .ud = ud };
+			       .handle = handle, .gone = gone, .ud = ud };
 	if (snprintf(c->path, sizeof(c->path), "%s/" PROTO_SOCKET_NAME, run_dir) >=
 	    (int)sizeof(c->path))
 		return -ENAMETOOLONG;
@@ -298,7 +327,7 @@ int control_open(struct control *c, int epfd, const char *run_dir, gid_t admin_g
 void control_set_admin_gid(struct control *c, gid_t gid)
 {
 	c->admin_gid = gid;
-	if (chown(c->path, 0, gid) < 0)
+	if (chown(c->path, 0, gid == (gid_t)-1 ? 0 : gid) < 0) /* no admin group: root only */
 		log_warning_errno(errno, "control: failed to give %s to gid %u", c->path,
 				  (unsigned)gid);
 }
@@ -324,7 +353,7 @@ void control_broadcast(struct control *c, struct json_object *ev)
 	json_object_object_add(o, "event", json_object_get(ev));
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 		struct control_client *cl = c->clients[i];
-		if (cl && cl->follow && !cl->closing && client_queue(cl, o))
-			client_flush(cl);
+		if (cl && cl->follow && !cl->closing)
+			control_send(cl, o);
 	}
 }

@@ -55,7 +55,8 @@ void events_fault(enum fault_transition t, const struct fault_state *f, void *ud
 	char msg[1024], fid[32], fsev[48], fstate[48];
 
 	snprintf(msg, sizeof(msg), "Fault %d (%s) %s: %s%s%s", f->def->id, sev,
-		 t == FAULT_RAISED ? "raised" : "cleared", f->def->name, f->detail[0] ? ": " : "",
+		 t == FAULT_RAISED ? "raised" : "cleared", f->def->name,
+		 t == FAULT_RAISED && f->detail[0] ? ": " : "",
 		 t == FAULT_RAISED ? f->detail : "");
 	snprintf(fid, sizeof(fid), "PICKET_FAULT_ID=%d", f->def->id);
 	snprintf(fsev, sizeof(fsev), "PICKET_FAULT_SEVERITY=%s", sev);

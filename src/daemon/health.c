@@ -40,26 +40,16 @@ static void apply(struct picketd *d, int id, const struct check_result *r)
 		faults_clear(&d->faults, id);
 }
 
+/* Adding a watch that exists only returns its descriptor again, so the
+ * walk re-arms everything without removing anything: a removal would queue
+ * IN_IGNORED, wake us, and re-check in a loop. */
 static void watch_dir(const char *dir, void *ud)
 {
 	struct picketd *d = ud;
-	if (d->n_watch == sizeof(d->watch_wds) / sizeof(d->watch_wds[0]))
-		return;
-	int wd = inotify_add_watch(d->watch.fd, dir,
-				   IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
-					   IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
-	if (wd < 0) {
+	if (inotify_add_watch(d->watch.fd, dir,
+			      IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
+				      IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR) < 0)
 		log_debug("inotify: cannot watch %s: %s", dir, strerror(errno));
-		return;
-	}
-	d->watch_wds[d->n_watch++] = wd;
-}
-
-static void unwatch_all(struct picketd *d)
-{
-	for (size_t i = 0; i < d->n_watch; i++)
-		inotify_rm_watch(d->watch.fd, d->watch_wds[i]);
-	d->n_watch = 0;
 }
 
 void health_recheck(struct picketd *d)
@@ -69,11 +59,12 @@ void health_recheck(struct picketd *d)
 
 	/* The walk of the install tree re-arms its watches, so new directories
 	 * are watched too. */
-	unwatch_all(d);
 	/* useradd/groupadd replace /etc/passwd and /etc/group by rename. */
 	if (hostview_path(&d->hv, "/etc", etc, sizeof(etc)) == 0)
 		watch_dir(etc, d);
 	check_scan_user(&d->hv, &d->policy, &r);
+	if (d->scan_root_reason[0])
+		check_note(&r, "the scan service runs as root: %s", d->scan_root_reason);
 	check_install_tree(picketd_prefix(d), INSTALL_TREE_MAX_DIRS, watch_dir, d, &r);
 	apply(d, FAULT_SCAN_USER, &r);
 	r = (struct check_result){ 0 };

@@ -17,7 +17,10 @@
 #include "fileio.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "ondemand.h"
 #include "picketd.h"
+
+#define QUARANTINE_MAX_ITEMS 10000
 
 static void usage(FILE *f)
 {
@@ -32,6 +35,7 @@ static void usage(FILE *f)
 		"      --prefix DIR        install prefix, overriding the policy's install_prefix\n"
 		"      --host-root DIR     read the host's /proc, /sys, /etc, /var/lib/selinux under DIR\n"
 		"      --metrics-file FILE Prometheus textfile (default STATE_DIR/picket.prom)\n"
+		"      --scand FILE        the scan service binary (default " PICKET_SCAND ")\n"
 		"  -v, --verbose           log debug messages\n"
 		"  -h, --help              show this help\n"
 		"      --version           show the version\n");
@@ -39,7 +43,8 @@ static void usage(FILE *f)
 
 static int parse_args(int argc, char **argv, struct picketd_options *o)
 {
-	enum { OPT_STATE = 256, OPT_RUN, OPT_LOG, OPT_PREFIX, OPT_HOST, OPT_METRICS, OPT_VERSION };
+	enum { OPT_STATE = 256, OPT_RUN, OPT_LOG, OPT_PREFIX, OPT_HOST, OPT_METRICS, OPT_SCAND,
+	       OPT_VERSION };
 	static const struct option opts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "policy", required_argument, NULL, 'c' },
@@ -49,6 +54,7 @@ static int parse_args(int argc, char **argv, struct picketd_options *o)
 		{ "prefix", required_argument, NULL, OPT_PREFIX },
 		{ "host-root", required_argument, NULL, OPT_HOST },
 		{ "metrics-file", required_argument, NULL, OPT_METRICS },
+		{ "scand", required_argument, NULL, OPT_SCAND },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -61,6 +67,7 @@ static int parse_args(int argc, char **argv, struct picketd_options *o)
 		.state_dir = "/var/lib/picket",
 		.run_dir = "/run/picket",
 		.log_dir = "/var/log/picket",
+		.scand_path = PICKET_SCAND,
 	};
 	while ((c = getopt_long(argc, argv, "fc:vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -72,6 +79,7 @@ static int parse_args(int argc, char **argv, struct picketd_options *o)
 		case OPT_PREFIX: o->prefix = optarg; break;
 		case OPT_HOST: o->host_root = optarg; break;
 		case OPT_METRICS: o->metrics_path = optarg; break;
+		case OPT_SCAND: o->scand_path = optarg; break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); exit(EXIT_SUCCESS);
 		case OPT_VERSION: printf("picketd %s\n", PICKET_VERSION); exit(EXIT_SUCCESS);
@@ -186,17 +194,25 @@ static void on_timer(struct io_source *src, uint32_t events)
 	if (read(src->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_warning_errno(errno, "timerfd read failed");
 	health_recheck(d);
+	supervisor_tick(d);
 }
 
 static void on_watch(struct io_source *src, uint32_t events)
 {
 	struct picketd *d = src->obj;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool any = false;
+	bool changed = false;
+	ssize_t n;
 	(void)events;
-	while (read(src->fd, buf, sizeof(buf)) > 0)
-		any = true;
-	if (any)
+	while ((n = read(src->fd, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			/* IN_IGNORED only says a watched directory went away. */
+			if (!(ev->mask & IN_IGNORED))
+				changed = true;
+			p += sizeof(*ev) + ev->len;
+		}
+	if (changed)
 		health_recheck(d);
 }
 
@@ -205,12 +221,16 @@ static int setup_dirs(const struct picketd_options *o)
 	const struct {
 		const char *path;
 		mode_t mode;
-	} dirs[] = { { o->state_dir, 0700 }, { o->run_dir, 0755 }, { o->log_dir, 0750 } };
+	} dirs[] = { { o->state_dir, 0755 }, { o->run_dir, 0755 }, { o->log_dir, 0750 } };
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		int r = mkdir_p(dirs[i].path, dirs[i].mode);
 		if (r < 0)
 			return log_error_errno(r, "Failed to create %s", dirs[i].path);
 	}
+	/* The scan user must reach the definitions below the state dir; what
+	 * is private there (fault state, quarantine) has its own tight mode. */
+	if (chmod(o->state_dir, 0755) < 0)
+		return log_error_errno(errno, "Failed to set the mode of %s", o->state_dir);
 	return 0;
 }
 
@@ -269,6 +289,29 @@ static int setup_state(struct picketd *d)
 	return 0;
 }
 
+static int setup_scanning(struct picketd *d)
+{
+	char path[PATH_MAX];
+	int r;
+
+	r = defs_open(&d->defs, d->opt.state_dir);
+	if (r < 0)
+		return log_error_errno(r, "Failed to open the definitions store in %s",
+				       d->opt.state_dir);
+	snprintf(path, sizeof(path), "%s/quarantine", d->opt.state_dir);
+	r = quarantine_open(&d->quarantine, path, (uint64_t)d->policy.scan_max_filesize_mb << 20,
+			    QUARANTINE_MAX_ITEMS);
+	if (r < 0)
+		return log_error_errno(r, "Failed to open the quarantine %s", path);
+	r = scanq_init(&d->scanq, d->policy.scan_queue_max, d->policy.scan_cache_entries);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the scan queue");
+	r = scanning_incoming_setup(d);
+	if (r < 0)
+		return log_error_errno(r, "Failed to watch %s", d->incoming_dir);
+	return 0;
+}
+
 static int picketd_start(struct picketd *d)
 {
 	char err[POLICY_ERR_MAX];
@@ -283,16 +326,21 @@ static int picketd_start(struct picketd *d)
 	r = hostview_init(&d->hv, d->opt.host_root);
 	if (r < 0)
 		return log_error_errno(r, "Host view root %s is unusable", d->opt.host_root);
-	if ((r = setup_dirs(&d->opt)) < 0 || (r = setup_sources(d)) < 0 ||
-	    (r = setup_state(d)) < 0)
+	if ((r = setup_dirs(&d->opt)) < 0 || (r = setup_sources(d)) < 0)
 		return r;
-	r = control_open(&d->control, d->epfd, d->opt.run_dir, (gid_t)-1, commands_handle, d);
+	/* First: another picketd on the socket owns the log and the state too. */
+	r = control_open(&d->control, d->epfd, d->opt.run_dir, (gid_t)-1, commands_handle,
+			 commands_client_gone, d);
 	if (r == -EADDRINUSE)
 		return log_error_errno(r, "Another picketd answers on %s/" PROTO_SOCKET_NAME,
 				       d->opt.run_dir);
 	if (r < 0)
 		return log_error_errno(r, "Failed to open the control socket in %s", d->opt.run_dir);
+	if ((r = setup_state(d)) < 0)
+		return r;
 	kernel_probe_features(&d->kf);
+	if ((r = setup_scanning(d)) < 0)
+		return r;
 
 	struct json_object *ev = eventlog_new(&d->events, "daemon_started");
 	if (ev) {
@@ -302,6 +350,9 @@ static int picketd_start(struct picketd *d)
 	}
 	events_emit(d, ev);
 	log_notice("picketd %s started, policy %s", PICKET_VERSION, d->policy.path);
+	r = supervisor_init(d, d->opt.scand_path);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the scan service supervisor");
 	policy_apply(d);
 	sd_notify(0, "READY=1");
 	return 0;
@@ -313,6 +364,11 @@ static void picketd_stop(struct picketd *d)
 	if (d->events.path)
 		events_emit(d, eventlog_new(&d->events, "daemon_stopping"));
 	control_close(&d->control);
+	ondemand_done(d);
+	supervisor_done(d);
+	scanq_done(&d->scanq);
+	quarantine_close(&d->quarantine);
+	defs_close(&d->defs);
 	int r = faults_save(&d->faults);
 	if (r < 0)
 		log_error_errno(r, "Failed to save the fault state");
@@ -322,6 +378,7 @@ static void picketd_stop(struct picketd *d)
 	closep(&d->sig.fd);
 	closep(&d->timer.fd);
 	closep(&d->watch.fd);
+	closep(&d->incoming.fd);
 	closep(&d->epfd);
 }
 
@@ -332,6 +389,10 @@ int main(int argc, char **argv)
 			     .timer.fd = -1,
 			     .watch.fd = -1,
 			     .events.fd = -1,
+			     .svc = { .sock.fd = -1, .pidfd.fd = -1, .timer.fd = -1 },
+			     .defs.fd = -1,
+			     .incoming.fd = -1,
+			     .quarantine.dfd = -1,
 			     .control.listen.fd = -1 };
 	int r;
 

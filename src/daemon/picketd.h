@@ -3,7 +3,10 @@
  * picketd.c    options, start-up, the event loop, signals, policy reload
  * health.c     re-checks every host condition and raises or clears faults
  * commands.c   answers control requests
- * events.c     turns fault transitions and daemon happenings into events */
+ * events.c     turns fault transitions and daemon happenings into events
+ * supervisor.c the scan service (supervisor.h); ondemand.c on-demand scans
+ * scanning.c   what a verdict leads to: detection events, quarantine,
+ *              definitions installs and their stability check */
 #pragma once
 
 #include <limits.h>
@@ -13,11 +16,17 @@
 
 #include "checks.h"
 #include "control.h"
+#include "defs.h"
 #include "eventlog.h"
 #include "faults.h"
 #include "hostview.h"
 #include "loop.h"
 #include "policy.h"
+#include "quarantine.h"
+#include "scanq.h"
+#include "supervisor.h"
+
+struct ondemand;
 
 struct picketd_options {
 	const char *policy_path;
@@ -27,6 +36,7 @@ struct picketd_options {
 	const char *prefix; /* overrides the policy's install_prefix */
 	const char *host_root;
 	const char *metrics_path;
+	const char *scand_path;
 	bool foreground;
 	bool verbose;
 };
@@ -40,12 +50,19 @@ struct picketd {
 	struct faults faults;
 	struct eventlog events;
 	struct control control;
+	struct supervisor svc;
+	struct scanq scanq;
+	struct defs defs;
+	struct quarantine quarantine;
+	struct ondemand *sessions;
+	struct io_source incoming; /* inotify on defs/incoming */
+	char incoming_dir[PATH_MAX];
+	char scan_root_reason[256]; /* why the scan service runs as root, "" if it does not */
 	char metrics_path[PATH_MAX];
 	time_t started_at;
 	int epfd;
-	struct io_source sig, timer, watch;
-	int watch_wds[256]; /* inotify watches on the install tree and the view's /etc */
-	size_t n_watch;
+	struct io_source sig, timer;
+	struct io_source watch; /* inotify: the install tree and the view's /etc */
 	bool stop;
 };
 
@@ -56,7 +73,17 @@ void health_recheck(struct picketd *d);
 void health_apply_policy(struct picketd *d);
 
 /* commands.c */
-struct json_object *commands_handle(const struct proto_request *req, void *ud);
+int commands_handle(const struct proto_request *req, struct control_client *cl, void *ud,
+		    struct json_object **ret_reply);
+void commands_client_gone(struct control_client *cl, void *ud);
+
+/* scanning.c */
+void scan_report_detection(struct picketd *d, struct scan_job *job, const struct verdict *v);
+/* Installs definition files; the reply says what became of each. */
+struct json_object *scanning_defs_install(struct picketd *d, const char *const *paths, size_t n);
+struct json_object *scanning_defs_status(struct picketd *d);
+/* Watches defs/incoming: files dropped there are installed, then removed. */
+int scanning_incoming_setup(struct picketd *d);
 
 /* events.c */
 /* Takes ownership of ev (NULL is allowed: out of memory, logged). */

@@ -1,0 +1,226 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "picketd.h"
+
+void scan_report_detection(struct picketd *d, struct scan_job *job, const struct verdict *v)
+{
+	char qid[QUARANTINE_ID_LEN + 1] = "";
+	const char *action = "audit";
+	int r = 0;
+
+	if (d->policy.scan_action == POLICY_ACTION_QUARANTINE) {
+		r = job->fd >= 0 ? quarantine_add(&d->quarantine, job->fd, job->path, v->text, qid)
+				 : -EBADF;
+		action = r < 0 ? "quarantine_failed" : "quarantined";
+		if (r < 0)
+			log_error_errno(r, "Failed to quarantine %s", job->path);
+	}
+	log_warning("Detection: %s: %s (%s)", job->path, v->text, action);
+	struct json_object *ev = eventlog_new(&d->events, "detection");
+	if (!ev) {
+		events_emit(d, NULL);
+		return;
+	}
+	json_object_object_add(ev, "path", json_object_new_string(job->path));
+	json_object_object_add(ev, "signature", json_object_new_string(v->text));
+	json_object_object_add(ev, "action", json_object_new_string(action));
+	if (qid[0])
+		json_object_object_add(ev, "qid", json_object_new_string(qid));
+	if (r < 0)
+		json_object_object_add(ev, "error", json_object_new_string(strerror(-r)));
+	events_emit(d, ev);
+}
+
+/* The stability check: picket-scand --test-load on the candidate set, as the
+ * scan user, under the policy's memory and time limits.  It blocks the loop
+ * for as long as the load takes. */
+static int stability_check(const char *set_dir, char *err, size_t errlen, void *ud)
+{
+	struct picketd *d = ud;
+	const struct policy *p = &d->policy;
+	char *const argv[] = { d->svc.scand_path, "--test-load", "--defs", (char *)set_dir,
+			       "--user", p->scan_user, "--group", p->scan_group,
+			       "--tmpdir", d->svc.tmpdir, NULL };
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		struct rlimit as = { (rlim_t)p->defs_test_mem_mb << 20, (rlim_t)p->defs_test_mem_mb << 20 };
+		struct rlimit cpu = { p->defs_test_timeout, p->defs_test_timeout };
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		close_range(3, ~0U, 0);
+#ifndef PICKET_SANITIZED
+		/* A sanitized build's shadow memory alone is terabytes of address
+		 * space: there the time limit has to do. */
+		setrlimit(RLIMIT_AS, &as);
+#else
+		(void)as;
+#endif
+		setrlimit(RLIMIT_CPU, &cpu);
+		alarm(p->defs_test_timeout);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status))
+		snprintf(err, errlen, "test load failed with status %d%s", WEXITSTATUS(status),
+			 WEXITSTATUS(status) == 127 ? " (cannot execute picket-scand)" : "");
+	else
+		snprintf(err, errlen, "test load killed by signal %d (%s): over the memory (%u MiB) "
+				      "or time (%u s) limit?",
+			 WTERMSIG(status), strsignal(WTERMSIG(status)), p->defs_test_mem_mb,
+			 p->defs_test_timeout);
+	return -EBADMSG;
+}
+
+struct json_object *scanning_defs_install(struct picketd *d, const char *const *paths, size_t n)
+{
+	struct defs_install_opts opts = { .allow_unsigned = d->policy.allow_unsigned_defs,
+					  .stability = stability_check,
+					  .ud = d };
+	_cleanup_free_ struct defs_report *rep = calloc(1, sizeof(*rep));
+	if (!rep)
+		return NULL;
+	int r = defs_install(&d->defs, paths, n, &opts, rep);
+	struct json_object *o = json_object_new_object();
+	struct json_object *files = json_object_new_array();
+	if (!o || !files) {
+		json_object_put(o);
+		json_object_put(files);
+		return NULL;
+	}
+	for (size_t i = 0; i < rep->n; i++) {
+		struct json_object *f = json_object_new_object();
+		json_object_object_add(f, "name", json_object_new_string(rep->files[i].name));
+		json_object_object_add(f, "accepted", json_object_new_boolean(rep->files[i].accepted));
+		if (!rep->files[i].accepted)
+			json_object_object_add(f, "reason",
+					       json_object_new_string(rep->files[i].reason));
+		json_object_array_add(files, f);
+
+		struct json_object *ev = eventlog_new(
+			&d->events, rep->files[i].accepted ? "defs_accepted" : "defs_rejected");
+		if (ev) {
+			json_object_object_add(ev, "file", json_object_new_string(rep->files[i].name));
+			if (!rep->files[i].accepted)
+				json_object_object_add(
+					ev, "reason", json_object_new_string(rep->files[i].reason));
+		}
+		events_emit(d, ev);
+	}
+	json_object_object_add(o, "ok", json_object_new_boolean(r == 0));
+	json_object_object_add(o, "files", files);
+	if (r == 0) {
+		json_object_object_add(o, "set", json_object_new_string(rep->set_id));
+		log_notice("Definitions set %s is active", rep->set_id);
+		scanq_defs_changed(&d->scanq);
+		supervisor_restart(d);
+	} else {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "no definitions were installed: %s",
+			 r == -EBADMSG ? "every file was rejected" : strerror(-r));
+		json_object_object_add(o, "error", json_object_new_string(msg));
+	}
+	return o;
+}
+
+struct json_object *scanning_defs_status(struct picketd *d)
+{
+	_cleanup_free_ struct defs_status *st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	struct json_object *o = json_object_new_object();
+	if (!o)
+		return NULL;
+	int r = defs_status(&d->defs, st);
+	if (r < 0) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "%s",
+			 r == -ENOENT ? "no definitions installed" : strerror(-r));
+		json_object_object_add(o, "ok", json_object_new_boolean(false));
+		json_object_object_add(o, "error", json_object_new_string(msg));
+		return o;
+	}
+	struct json_object *files = json_object_new_array();
+	for (size_t i = 0; i < st->n_files; i++) {
+		struct json_object *f = json_object_new_object();
+		json_object_object_add(f, "name", json_object_new_string(st->files[i].name));
+		json_object_object_add(f, "version", json_object_new_int64(st->files[i].version));
+		json_object_object_add(f, "signatures", json_object_new_int64(st->files[i].sigs));
+		json_object_object_add(f, "build_time",
+				       json_object_new_string(st->files[i].build_time));
+		json_object_array_add(files, f);
+	}
+	json_object_object_add(o, "ok", json_object_new_boolean(true));
+	json_object_object_add(o, "set", json_object_new_string(st->set_id));
+	json_object_object_add(o, "signatures", json_object_new_uint64(st->total_sigs));
+	json_object_object_add(o, "build_time", json_object_new_string(st->newest_build_time));
+	json_object_object_add(o, "age", json_object_new_int64(st->age));
+	json_object_object_add(o, "installed_at", json_object_new_int64(st->installed_at));
+	json_object_object_add(o, "last_known_good",
+			       json_object_new_string(st->has_last_known_good
+							      ? st->last_known_good_id
+							      : ""));
+	json_object_object_add(o, "loaded_signatures", json_object_new_int64(d->svc.ready.sigs));
+	json_object_object_add(o, "files", files);
+	return o;
+}
+
+/* A file written (closed) or moved into defs/incoming is installed like
+ * `picketctl defs install` would, then removed from the drop folder. */
+static void on_incoming(struct io_source *src, uint32_t events)
+{
+	struct picketd *d = src->obj;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+	(void)events;
+	while ((n = read(src->fd, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			if (!ev->len || !(ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) ||
+			    ev->name[0] == '.')
+				continue; /* dot files: a writer's temporary, renamed in later */
+			char path[PATH_MAX];
+			if (snprintf(path, sizeof(path), "%s/%s", d->incoming_dir, ev->name) >=
+			    (int)sizeof(path))
+				continue;
+			const char *one[] = { path };
+			log_info("Definitions dropped in %s: installing", path);
+			json_object_put(scanning_defs_install(d, one, 1));
+			if (unlink(path) < 0 && errno != ENOENT)
+				log_warning_errno(errno, "Failed to remove %s", path);
+		}
+}
+
+int scanning_incoming_setup(struct picketd *d)
+{
+	snprintf(d->incoming_dir, sizeof(d->incoming_dir), "%s/defs/incoming", d->opt.state_dir);
+	d->incoming = (struct io_source){ inotify_init1(IN_NONBLOCK | IN_CLOEXEC), on_incoming, d };
+	if (d->incoming.fd < 0)
+		return -errno;
+	if (inotify_add_watch(d->incoming.fd, d->incoming_dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0)
+		return -errno;
+	return loop_add(d->epfd, &d->incoming, EPOLLIN);
+}
