@@ -45,9 +45,45 @@ void scan_report_detection(struct picketd *d, struct scan_job *job, const struct
 	events_emit(d, ev);
 }
 
+/* The last non-empty line of text: picket-scand's reason for failing. */
+static void last_line(char *text, char *out, size_t len)
+{
+	char *end = text + strlen(text);
+	while (end > text && (end[-1] == '\n' || end[-1] == ' '))
+		*--end = '\0';
+	char *nl = strrchr(text, '\n');
+	const char *line = nl ? nl + 1 : text;
+	/* Drop picket-scand's log prefix ("12:00:00.000 picket-scand[42] error: "). */
+	const char *msg = strstr(line, "] error: ");
+	snprintf(out, len, "%s", msg ? msg + strlen("] error: ") : line);
+}
+
+/* Reads the child's stderr until it closes (bounded), then reaps it. */
+static int collect(pid_t pid, int fd, char *buf, size_t len, int *ret_status)
+{
+	size_t used = 0;
+	char sink[512];
+	for (;;) {
+		ssize_t k = used + 1 < len ? read(fd, buf + used, len - 1 - used)
+					   : read(fd, sink, sizeof(sink));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		if (used + 1 < len)
+			used += k;
+	}
+	buf[used] = '\0';
+	while (waitpid(pid, ret_status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
 /* The stability check: picket-scand --test-load on the candidate set, as the
- * scan user, under the policy's memory and time limits.  It blocks the loop
- * for as long as the load takes. */
+ * scan user, under the policy's memory and time limits; its last stderr
+ * line is the reason when it fails.  It blocks the loop for as long as the
+ * load takes. */
 static int stability_check(const char *set_dir, char *err, size_t errlen, void *ud)
 {
 	struct picketd *d = ud;
@@ -55,15 +91,23 @@ static int stability_check(const char *set_dir, char *err, size_t errlen, void *
 	char *const argv[] = { d->svc.scand_path, "--test-load", "--defs", (char *)set_dir,
 			       "--user", p->scan_user, "--group", p->scan_group,
 			       "--tmpdir", d->svc.tmpdir, NULL };
-	pid_t pid = fork();
-	if (pid < 0)
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return r;
+	}
 	if (pid == 0) {
 		struct rlimit as = { (rlim_t)p->defs_test_mem_mb << 20, (rlim_t)p->defs_test_mem_mb << 20 };
 		struct rlimit cpu = { p->defs_test_timeout, p->defs_test_timeout };
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(pipefd[1], STDERR_FILENO);
 		close_range(3, ~0U, 0);
 #ifndef PICKET_SANITIZED
 		/* A sanitized build's shadow memory alone is terabytes of address
@@ -75,22 +119,27 @@ static int stability_check(const char *set_dir, char *err, size_t errlen, void *
 		setrlimit(RLIMIT_CPU, &cpu);
 		alarm(p->defs_test_timeout);
 		execv(argv[0], argv);
+		fprintf(stderr, "cannot execute %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
+	close(pipefd[1]);
+	char out[4096], line[512];
+	int status = 0;
+	int r = collect(pid, pipefd[0], out, sizeof(out), &status);
+	close(pipefd[0]);
+	if (r < 0)
+		return r;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
+	last_line(out, line, sizeof(line));
 	if (WIFEXITED(status))
-		snprintf(err, errlen, "test load failed with status %d%s", WEXITSTATUS(status),
-			 WEXITSTATUS(status) == 127 ? " (cannot execute picket-scand)" : "");
+		snprintf(err, errlen, "%s", line[0] ? line : "picket-scand failed without a reason");
 	else
-		snprintf(err, errlen, "test load killed by signal %d (%s): over the memory (%u MiB) "
-				      "or time (%u s) limit?",
+		snprintf(err, errlen, "killed by signal %d (%s): over the memory (%u MiB) or time "
+				      "(%u s) limit?",
 			 WTERMSIG(status), strsignal(WTERMSIG(status)), p->defs_test_mem_mb,
 			 p->defs_test_timeout);
+	log_notice("Definitions test load of %s failed: %s", set_dir, err);
 	return -EBADMSG;
 }
 

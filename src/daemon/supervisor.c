@@ -62,9 +62,21 @@ static void schedule_restart(struct picketd *d)
 	arm(s, s->backoff);
 }
 
-/* Kills and reaps the service, if any; the in-flight job stays with us. */
-static void stop_service(struct supervisor *s, int epfd)
+/* Stops and reaps the service, if any; the in-flight job stays with us.
+ * gently: close its socket so it exits on its own (and its leak checks run
+ * in sanitized builds), killing it only if it is still there after 2 s. */
+static void stop_service_how(struct supervisor *s, int epfd, bool gently)
 {
+	if (s->pid > 0 && gently && s->sock.fd >= 0) {
+		shutdown(s->sock.fd, SHUT_RDWR);
+		for (int i = 0; i < 200 && waitpid(s->pid, NULL, WNOHANG) == 0; i++)
+			usleep(10000);
+		if (kill(s->pid, 0) == 0) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, NULL, 0);
+		}
+		s->pid = 0;
+	}
 	if (s->pid > 0) {
 		kill(s->pid, SIGKILL);
 		waitpid(s->pid, NULL, 0);
@@ -79,6 +91,8 @@ static void stop_service(struct supervisor *s, int epfd)
 		closep(&s->pidfd.fd);
 	}
 }
+
+static void stop_service(struct supervisor *s, int epfd) { stop_service_how(s, epfd, false); }
 
 static int prepare_tmpdir(struct picketd *d, uid_t *ret_uid, gid_t *ret_gid)
 {
@@ -557,6 +571,10 @@ void supervisor_tick(struct picketd *d)
 {
 	struct supervisor *s = &d->svc;
 	time_t now = time(NULL);
+	/* A calm period earns the quick first restart back. */
+	if (s->backoff && s->state == SVC_READY &&
+	    now - s->last_crash >= (time_t)d->policy.scan_calm)
+		s->backoff = 0;
 	if (!faults_is_active(&d->faults, FAULT_SCAN_RESTARTING))
 		return;
 	if (now - s->last_crash >= (time_t)d->policy.scan_calm) {
@@ -605,7 +623,7 @@ void supervisor_done(struct picketd *d)
 		scan_job_free(s->inflight);
 		s->inflight = NULL;
 	}
-	stop_service(s, d->epfd);
+	stop_service_how(s, d->epfd, true);
 	if (s->timer.fd >= 0) {
 		loop_del(d->epfd, &s->timer);
 		closep(&s->timer.fd);
