@@ -366,6 +366,7 @@ static void on_message(struct io_source *src, uint32_t events)
 			on_verdict(d, &m);
 			break;
 		case SCAN_MSG_PONG:
+			d->svc.ping_pending = false;
 			break;
 		default:
 			log_error("scan service sent message type %u: restarting it", m.type);
@@ -567,10 +568,34 @@ void supervisor_restart(struct picketd *d)
 	start_service(d);
 }
 
+/* An idle service must answer a PING by the next tick; a busy one is
+ * watched by the scan timeout instead. */
+static void liveness(struct picketd *d)
+{
+	struct supervisor *s = &d->svc;
+	if (s->state != SVC_READY || s->inflight) {
+		s->ping_pending = false;
+		return;
+	}
+	if (s->ping_pending) {
+		log_error("scan service pid %d did not answer a ping: restarting it", (int)s->pid);
+		s->ping_pending = false;
+		kill(s->pid, SIGKILL); /* the pidfd reports it as a crash */
+		return;
+	}
+	struct scan_msg m = { .type = SCAN_MSG_PING, .id = ++s->ping_id };
+	int r = scan_msg_send(s->sock.fd, &m, -1);
+	if (r < 0)
+		log_warning_errno(r, "scan service: ping failed");
+	else
+		s->ping_pending = true;
+}
+
 void supervisor_tick(struct picketd *d)
 {
 	struct supervisor *s = &d->svc;
 	time_t now = time(NULL);
+	liveness(d);
 	/* A calm period earns the quick first restart back. */
 	if (s->backoff && s->state == SVC_READY &&
 	    now - s->last_crash >= (time_t)d->policy.scan_calm)

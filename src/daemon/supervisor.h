@@ -53,6 +53,8 @@ struct supervisor {
 	size_t n_crashes;
 	time_t last_crash;
 	struct scan_msg ready;   /* the READY of the running service */
+	bool ping_pending;       /* a PING sent at the last tick is not answered yet */
+	uint64_t ping_id;
 	char state_detail[256];  /* why it is not running, for status */
 	uint64_t scans, detections, errors;
 	time_t last_scan;

@@ -162,6 +162,17 @@ MemAvailable:   12642712 kB'
 	awk -v c="$calm" 'BEGIN { exit !(c >= 3) }' || fail "fault 6 cleared ${calm} s after the last crash; scan_calm is 4 s"
 }
 
+@test "liveness: a scan service that stops answering pings is restarted" {
+	scan_start
+	pid=$(scanner_pid)
+	# Stopped, it cannot answer: within two re-check ticks it is killed.
+	kill -STOP "$pid"
+	wait_ready "$pid"
+	assert_eq "$(sev "[e['how'] for e in of('scan_service_crashed')]")" '["killed by signal 9 (Killed)"]'
+	run ctl scan "$DEFS/eicar.com"
+	assert_eq "$status" 1
+}
+
 @test "fault 6: still active after scan_escalate: critical, user intervention needed" {
 	scan_policy --faults "scan_crash_count = 3; scan_crash_window = 60; scan_calm = 3600; scan_escalate = 1;"
 	scan_start
