@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Writes all of data, retrying short writes and EINTR; 0 or -errno. */
+int write_all(int fd, const void *data, size_t len);
 /* Writes data to path through a temporary file in the same directory:
  * write, fsync, rename, fsync of the directory.  Readers see the old content
  * or the new, never a part. */

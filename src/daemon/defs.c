@@ -85,21 +85,6 @@ static bool same_db(const char *a, const char *b)
 	return la == stem_len(b) && strncmp(a, b, la) == 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len > 0) {
-		ssize_t k = write(fd, p, len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		p += k;
-		len -= (size_t)k;
-	}
-	return 0;
-}
-
 static int ensure_dir(int dfd, const char *name, mode_t mode)
 {
 	struct stat st;

@@ -90,21 +90,6 @@ static int random_hex(char *out, size_t nbytes)
 	return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len > 0) {
-		ssize_t k = write(fd, p, len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		p += k;
-		len -= k;
-	}
-	return 0;
-}
-
 /* SHA-256 and length of fd's whole content, read with pread. */
 static int sha256_fd(int fd, uint64_t *ret_size, char ret_hex[SHA256_HEX + 1])
 {
