@@ -600,9 +600,10 @@ static void defs_files(struct json_object *files)
 	for (size_t i = 0; i < jlen(files); i++) {
 		struct json_object *f = json_object_array_get_idx(files, i);
 		int64_t sigs = jget_int(f, "signatures", 0);
-		printf("  %-*s  version %" PRId64 "  %" PRId64 " signature%s  built %s\n", width,
-		       or_dash(jget_str(f, "name")), jget_int(f, "version", 0), sigs, plural(sigs),
-		       or_dash(jget_str(f, "build_time")));
+		printf("  %-*s  version %" PRId64 "  %" PRId64 " signature%s  built %s  from %s\n",
+		       width, or_dash(jget_str(f, "name")), jget_int(f, "version", 0), sigs,
+		       plural(sigs), or_dash(jget_str(f, "build_time")),
+		       or_dash(jget_str(f, "source")));
 	}
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -21,6 +22,7 @@
 #define STAGING "staging"
 #define REJECTED "rejected"
 #define INCOMING "incoming"
+#define SOURCE_XATTR "user.picket.source"
 #define ACTIVE "active"
 #define LKG "last-known-good"
 #define STAGED_IN "in" /* staging/in: the copies of the inputs */
@@ -527,6 +529,10 @@ static int take_input(struct install *ins, size_t i, const char *path)
 	if (r < 0)
 		return r;
 
+	/* Where it came from travels with the inode, through every later set
+	 * that hard-links it; a filesystem without user xattrs loses only this
+	 * (status then says the source is unknown). */
+	(void)fsetxattr(dst, SOURCE_XATTR, path, strlen(path), 0);
 	r = cvd_check_file(dst, in->name, ins->opts->allow_unsigned, &in->hdr, reason,
 			   sizeof(reason));
 	if (r == -EBADMSG || r == -EINVAL)
@@ -845,7 +851,11 @@ static void file_status(int setfd, struct defs_file_status *f)
 	struct cvd_header h;
 	_cleanup_close_ int fd = openat(setfd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (fd < 0 || pread(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
+	if (fd < 0)
+		return;
+	ssize_t n = fgetxattr(fd, SOURCE_XATTR, f->source, sizeof(f->source) - 1);
+	f->source[n > 0 ? n : 0] = '\0';
+	if (pread(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
 	    cvd_header_parse(head, sizeof(head), &h, NULL, 0) < 0)
 		return;
 	f->header_ok = true;

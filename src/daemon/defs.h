@@ -56,6 +56,7 @@ struct defs_file_status {
 	unsigned version, sigs;
 	char build_time[64];
 	uint64_t stime;
+	char source[256]; /* the path it was installed from, "" if unknown */
 };
 
 struct defs_status {

@@ -219,6 +219,10 @@ struct json_object *scanning_defs_status(struct picketd *d)
 		json_object_object_add(f, "signatures", json_object_new_int64(st->files[i].sigs));
 		json_object_object_add(f, "build_time",
 				       json_object_new_string(st->files[i].build_time));
+		json_object_object_add(f, "source",
+				       json_object_new_string(st->files[i].source[0]
+								      ? st->files[i].source
+								      : "unknown"));
 		json_object_array_add(files, f);
 	}
 	json_object_object_add(o, "ok", json_object_new_boolean(true));

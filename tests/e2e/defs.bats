@@ -34,8 +34,8 @@ setup() {
 	run -0 ctl --json defs status
 	assert_eq "$(jpy '[d["ok"], d["set"], d["signatures"], d["last_known_good"]]' <<<"$output")" \
 		"[true,\"$set_id\",2,\"\"]" "ok, set, signatures, last_known_good"
-	assert_eq "$(jpy '[(f["name"], f["version"], f["signatures"]) for f in d["files"]]' <<<"$output")" \
-		'[["picket.cud",1,2]]' "files"
+	assert_eq "$(jpy '[(f["name"], f["version"], f["signatures"], f["source"]) for f in d["files"]]' <<<"$output")" \
+		"[[\"picket.cud\",1,2,\"$DEFS/picket.cud\"]]" "files"
 	# The header's count is what the engine really loaded.
 	assert_eq "$(sigtool --info="$DEFS/picket.cud" | sed -n 's/^Signatures: //p')" 2 "sigtool's count"
 	assert_eq "$(jpy 'd["loaded_signatures"]' <<<"$output")" 2 "loaded_signatures"
