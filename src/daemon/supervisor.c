@@ -68,10 +68,14 @@ static void schedule_restart(struct picketd *d)
 static void stop_service_how(struct supervisor *s, int epfd, bool gently)
 {
 	if (s->pid > 0 && gently && s->sock.fd >= 0) {
+		bool reaped = false;
 		shutdown(s->sock.fd, SHUT_RDWR);
-		for (int i = 0; i < 200 && waitpid(s->pid, NULL, WNOHANG) == 0; i++)
-			usleep(10000);
-		if (kill(s->pid, 0) == 0) {
+		for (int i = 0; i < 200 && !reaped; i++) {
+			reaped = waitpid(s->pid, NULL, WNOHANG) == s->pid;
+			if (!reaped)
+				usleep(10000);
+		}
+		if (!reaped) {
 			kill(s->pid, SIGKILL);
 			waitpid(s->pid, NULL, 0);
 		}
