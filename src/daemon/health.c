@@ -1,8 +1,10 @@
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
 
+#include "cleanup.h"
 #include "log.h"
 #include "picketd.h"
 
@@ -52,6 +54,28 @@ static void watch_dir(const char *dir, void *ud)
 		log_debug("inotify: cannot watch %s: %s", dir, strerror(errno));
 }
 
+/* Fault 20: the newest file of the active set is older than the policy
+ * allows.  No definitions at all is fault 7's concern, not this one's. */
+static void check_defs_age(struct picketd *d)
+{
+	_cleanup_free_ struct defs_status *st = calloc(1, sizeof(*st));
+	if (!st)
+		return;
+	int r = defs_status(&d->defs, st);
+	if (r < 0 || st->newest_stime == 0 || st->age <= (int64_t)d->policy.defs_max_age) {
+		if (r < 0 && r != -ENOENT)
+			log_warning_errno(r, "Cannot read the definitions status");
+		faults_clear(&d->faults, FAULT_DEFS_OUTDATED);
+		return;
+	}
+	char detail[FAULT_DETAIL_MAX];
+	snprintf(detail, sizeof(detail),
+		 "definitions set %s was built %s, %lld h ago; the policy's defs_max_age is %u h",
+		 st->set_id, st->newest_build_time, (long long)st->age / 3600,
+		 d->policy.defs_max_age / 3600);
+	faults_raise(&d->faults, FAULT_DEFS_OUTDATED, detail);
+}
+
 void health_recheck(struct picketd *d)
 {
 	struct check_result r = { 0 };
@@ -76,6 +100,8 @@ void health_recheck(struct picketd *d)
 	r = (struct check_result){ 0 };
 	check_selinux(&d->hv, &r);
 	apply(d, FAULT_SELINUX, &r);
+	if (d->defs.fd >= 0)
+		check_defs_age(d);
 	if (d->events.backlog_count > 0)
 		events_retry(d);
 	events_write_metrics(d);

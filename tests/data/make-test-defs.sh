@@ -76,6 +76,12 @@ build picket 1 "$work/v1"
 build picket 2 "$work/v2"
 cp "$work/v1/picket.cud" "$out/picket.cud"
 cp "$work/v2/picket.cud" "$out/v2/picket.cud"
+# old/picket.cud: the v1 signatures as built 30 days ago (fault 20).
+mkdir -p "$work/old" "$out/old"
+cp "$work/v1/picket.hdb" "$work/v1/picket.ndb" "$work/old/"
+FAKETIME=-30d LD_PRELOAD=$(ls /usr/lib/*/faketime/libfaketime.so.1 | head -n 1) \
+	build picket 1 "$work/old"
+cp "$work/old/picket.cud" "$out/old/picket.cud"
 
 good=$out/picket.cud
 hdr=$(header "$good")

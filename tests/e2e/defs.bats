@@ -140,3 +140,21 @@ expect_rejected() {
 	wait_ready "$pid"
 	assert_eq "$(defs_get '[f["version"] for f in d["files"]]')" "[2]"
 }
+
+@test "fault 20: definitions built 30 days ago are out of date; fresh ones clear it" {
+	start_scan_picketd
+	run -0 ctl defs install "$DEFS/old/picket.cud"
+	wait_for fault_active 20
+	built=$(head -c 512 "$DEFS/old/picket.cud" | cut -d: -f2)
+	detail=$(fault_detail 20)
+	assert_match "$detail" '^definitions set [0-9]{8}T[0-9]{6}Z-[0-9]+ was built '
+	assert_contains "$detail" "was built $built, 720 h ago; the policy's defs_max_age is 168 h"
+	assert_eq "$(fault_get 20 'f["severity"]')" major
+	# Scanning goes on with old definitions: the fault says they are old.
+	wait_ready
+	run ctl scan "$DEFS/eicar.com"
+	assert_eq "$status" 1
+	run -0 ctl defs install "$DEFS/v2/picket.cud"
+	wait_for fault_cleared 20
+	assert_eq "$(s_fault_history 20)" "fault_raised fault_cleared"
+}
