@@ -78,12 +78,9 @@ int mkdir_p(const char *path, mode_t mode)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-int read_file_all(const char *path, size_t max, char **ret, size_t *ret_len)
+int read_fd_all(int fd, size_t max, char **ret, size_t *ret_len)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	struct stat st;
-	if (fd < 0)
-		return -errno;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if ((size_t)st.st_size > max)
@@ -107,4 +104,12 @@ int read_file_all(const char *path, size_t max, char **ret, size_t *ret_len)
 	if (ret_len)
 		*ret_len = used;
 	return 0;
+}
+
+int read_file_all(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	return read_fd_all(fd, max, ret, ret_len);
 }

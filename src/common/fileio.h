@@ -15,3 +15,5 @@ int mkdir_p(const char *path, mode_t mode);
 /* Reads a whole file of at most max bytes into a fresh NUL-terminated buffer
  * (the caller frees it); -EFBIG when larger. */
 int read_file_all(const char *path, size_t max, char **ret, size_t *ret_len);
+/* The same from an open descriptor, read from its current offset. */
+int read_fd_all(int fd, size_t max, char **ret, size_t *ret_len);

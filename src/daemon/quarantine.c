@@ -540,22 +540,14 @@ static int load_meta(struct quarantine *q, const char *id, struct json_object **
 		return errno == ELOOP ? -EBADMSG : -errno;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_size > META_MAX)
+	if (!S_ISREG(st.st_mode))
 		return -EBADMSG;
-	_cleanup_free_ char *text = malloc(st.st_size + 1);
-	if (!text)
-		return -ENOMEM;
-	while (used < (size_t)st.st_size) {
-		ssize_t k = read(fd, text + used, st.st_size - used);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		if (k == 0)
-			break;
-		used += k;
-	}
-	text[used] = '\0';
+	_cleanup_free_ char *text = NULL;
+	int r = read_fd_all(fd, META_MAX, &text, &used);
+	if (r == -EFBIG)
+		return -EBADMSG;
+	if (r < 0)
+		return r;
 	if (strlen(text) != used)
 		return -EBADMSG;
 	_cleanup_json_ struct json_object *o = json_tokener_parse(text);
