@@ -78,11 +78,48 @@ int mkdir_p(const char *path, mode_t mode)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+/* Files of /proc and /sys report a size of 0: they are read until EOF. */
+static int read_fd_to_eof(int fd, size_t max, char **ret, size_t *ret_len)
+{
+	size_t cap = 4096, used = 0;
+	_cleanup_free_ char *buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (used == cap - 1) {
+			if (used > max)
+				return -EFBIG;
+			char *grown = realloc(buf, cap * 2);
+			if (!grown)
+				return -ENOMEM;
+			buf = grown;
+			cap *= 2;
+		}
+		ssize_t k = read(fd, buf + used, cap - 1 - used);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		used += k;
+	}
+	if (used > max)
+		return -EFBIG;
+	buf[used] = '\0';
+	*ret = TAKE_PTR(buf);
+	if (ret_len)
+		*ret_len = used;
+	return 0;
+}
+
 int read_fd_all(int fd, size_t max, char **ret, size_t *ret_len)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
+	if (st.st_size == 0)
+		return read_fd_to_eof(fd, max, ret, ret_len);
 	if ((size_t)st.st_size > max)
 		return -EFBIG;
 	_cleanup_free_ char *buf = malloc(st.st_size + 1);

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cidr.h"
 #include "cleanup.h"
+#include "fileio.h"
 
 enum kind {
 	K_BOOL,
@@ -21,7 +23,10 @@ enum kind {
 	K_VERSION, /* MAJOR.MINOR */
 	K_PATHLIST,
 	K_GROUP,
-	K_ACTION, /* "audit" | "quarantine" */
+	K_STRLIST, /* list of strings, checked by the cross check */
+	K_UINTLIST, /* list of whole numbers in [min, max] */
+	K_POW2,    /* a power of two in [min, max] */
+	K_ENUM,    /* one of names[], stored as an int-sized enum */
 };
 
 struct field {
@@ -31,12 +36,55 @@ struct field {
 	size_t count_off;            /* K_PATHLIST: where the count goes */
 	uint64_t min, max;           /* K_UINT, K_U64 */
 	const struct field *group;   /* K_GROUP: its fields, NULL-terminated */
+	const char *const *names;    /* K_ENUM: the values, NULL-terminated */
 };
 
-#define F(n, k, lo, hi) { #n, k, offsetof(struct policy, n), 0, lo, hi, NULL }
-#define FL(n) { #n, K_PATHLIST, offsetof(struct policy, n), offsetof(struct policy, n_##n), 0, 0, NULL }
-#define FG(n, tbl) { #n, K_GROUP, 0, 0, 0, 0, tbl }
-#define FN(key, member, k, lo, hi) { key, k, offsetof(struct policy, member), 0, lo, hi, NULL }
+#define F(n, k, lo, hi) { #n, k, offsetof(struct policy, n), 0, lo, hi, NULL, NULL }
+#define FL(n) { #n, K_PATHLIST, offsetof(struct policy, n), offsetof(struct policy, n_##n), 0, 0, NULL, NULL }
+#define FU(n, lo, hi) { #n, K_UINTLIST, offsetof(struct policy, n), offsetof(struct policy, n_##n), lo, hi, NULL, NULL }
+#define FS(n) { #n, K_STRLIST, offsetof(struct policy, n), offsetof(struct policy, n_##n), 0, 0, NULL, NULL }
+#define FG(n, tbl) { #n, K_GROUP, 0, 0, 0, 0, tbl, NULL }
+#define FN(key, member, k, lo, hi) { key, k, offsetof(struct policy, member), 0, lo, hi, NULL, NULL }
+#define FE(key, member, tbl) { key, K_ENUM, offsetof(struct policy, member), 0, 0, 0, NULL, tbl }
+
+static const char *const action_names[] = {
+	[POLICY_ACTION_AUDIT] = "audit",
+	[POLICY_ACTION_QUARANTINE] = "quarantine",
+	NULL,
+};
+
+static const char *const onexec_names[] = {
+	[POLICY_ONEXEC_OFF] = "off",
+	[POLICY_ONEXEC_AUDIT] = "audit",
+	[POLICY_ONEXEC_BLOCK] = "block",
+	NULL,
+};
+
+static const char *const netmode_names[] = {
+	[POLICY_NET_AUDIT] = "audit",
+	[POLICY_NET_BLOCK] = "block",
+	NULL,
+};
+
+static const char *enum_name(const char *const *names, size_t n, int v)
+{
+	return v >= 0 && (size_t)v < n - 1 ? names[v] : "?";
+}
+
+const char *policy_action_name(enum policy_action a)
+{
+	return enum_name(action_names, ARRAY_SIZE(action_names), (int)a);
+}
+
+const char *policy_onexec_name(enum policy_onexec m)
+{
+	return enum_name(onexec_names, ARRAY_SIZE(onexec_names), (int)m);
+}
+
+const char *policy_netmode_name(enum policy_netmode m)
+{
+	return enum_name(netmode_names, ARRAY_SIZE(netmode_names), (int)m);
+}
 
 static const struct field event_log_fields[] = {
 	FN("max_bytes", event_log_max_bytes, K_U64, 4096, UINT64_C(1) << 40),
@@ -53,13 +101,14 @@ static const struct field fault_fields[] = {
 	F(overload_calm, K_UINT, 1, 3600),
 	F(queue_high_water, K_UINT, 2, 1u << 24),
 	F(queue_low_water, K_UINT, 1, 1u << 24),
+	F(rate_low_water, K_UINT, 1, 1u << 30),
 	F(defs_max_age, K_UINT, 3600, 86400 * 365),
 	F(min_mem_mb, K_UINT, 0, 1u << 20),
 	{ 0 },
 };
 
 static const struct field scan_fields[] = {
-	FN("action", scan_action, K_ACTION, 0, 0),
+	FE("action", scan_action, action_names),
 	FN("allow_unsigned_defs", allow_unsigned_defs, K_BOOL, 0, 0),
 	FN("max_filesize_mb", scan_max_filesize_mb, K_UINT, 1, 4096),
 	FN("max_scansize_mb", scan_max_scansize_mb, K_UINT, 1, 16384),
@@ -74,21 +123,43 @@ static const struct field scan_fields[] = {
 	{ 0 },
 };
 
-static const char *const action_names[] = {
-	[POLICY_ACTION_AUDIT] = "audit",
-	[POLICY_ACTION_QUARANTINE] = "quarantine",
+static const struct field file_monitor_fields[] = {
+	FL(mounts_include),
+	FL(mounts_exclude),
+	FE("on_execute", on_execute, onexec_names),
+	F(perm_timeout_ms, K_UINT, 10, 60000),
+	F(report_clean, K_BOOL, 0, 0),
+	FL(critical_paths),
+	{ 0 },
 };
 
-const char *policy_action_name(enum policy_action a)
-{
-	return (size_t)a < ARRAY_SIZE(action_names) ? action_names[a] : "?";
-}
+static const struct field process_monitor_fields[] = {
+	F(log_exec, K_BOOL, 0, 0),
+	F(log_fork, K_BOOL, 0, 0),
+	F(log_exit, K_BOOL, 0, 0),
+	FN("table_max", proc_table_max, K_UINT, 1024, 1u << 22),
+	FN("ring_buffer_kb", proc_ring_kb, K_POW2, 4, 1u << 20),
+	{ 0 },
+};
+
+static const struct field network_monitor_fields[] = {
+	FE("mode", net_mode, netmode_names),
+	FS(blocklist),
+	F(blocklist_file, K_PATH, 0, 0),
+	F(log_closed, K_BOOL, 0, 0),
+	F(udp_interval, K_UINT, 0, 86400),
+	FN("ring_buffer_kb", net_ring_kb, K_POW2, 4, 1u << 20),
+	{ 0 },
+};
 
 static const struct field root_fields[] = {
 	F(monitor_file_copies_moves, K_BOOL, 0, 0),
 	F(device_flow_correlation, K_BOOL, 0, 0),
+	F(monitor_process_execution, K_BOOL, 0, 0),
 	FL(process_exclusions),
 	FL(path_exclusions),
+	FU(process_exclusion_uids, 0, UINT32_MAX - 1),
+	FL(process_exclusion_cgroups),
 	F(scan_user, K_NAME, 0, 0),
 	F(scan_group, K_NAME, 0, 0),
 	F(admin_group, K_NAME, 0, 0),
@@ -98,6 +169,9 @@ static const struct field root_fields[] = {
 	F(recheck_interval, K_UINT, 1, 86400),
 	FG(event_log, event_log_fields),
 	FG(faults, fault_fields),
+	FG(file_monitor, file_monitor_fields),
+	FG(process_monitor, process_monitor_fields),
+	FG(network_monitor, network_monitor_fields),
 	FG(scan, scan_fields),
 	{ 0 },
 };
@@ -173,23 +247,30 @@ static int set_string(struct parse *ps, const config_setting_t *s, const struct 
 	return 0;
 }
 
-static int set_action(struct parse *ps, const config_setting_t *s, const struct field *f,
-		      struct policy *p)
+static int set_enum(struct parse *ps, const config_setting_t *s, const struct field *f,
+		    struct policy *p)
 {
 	const char *v = config_setting_get_string(s);
-	for (size_t i = 0; v && i < ARRAY_SIZE(action_names); i++)
-		if (strcmp(v, action_names[i]) == 0) {
-			*(enum policy_action *)((char *)p + f->off) = (enum policy_action)i;
+	char choices[128] = "";
+	for (size_t i = 0; f->names[i]; i++) {
+		if (v && strcmp(v, f->names[i]) == 0) {
+			*(int *)((char *)p + f->off) = (int)i;
 			return 0;
 		}
-	return fail(ps, s, "%s: must be \"audit\" or \"quarantine\"", f->name);
+		size_t used = strlen(choices);
+		snprintf(choices + used, sizeof(choices) - used, "%s\"%s\"", i ? ", " : "",
+			 f->names[i]);
+	}
+	return fail(ps, s, "%s: must be one of %s", f->name, choices);
 }
 
 static int set_pathlist(struct parse *ps, const config_setting_t *s, const struct field *f,
 			struct policy *p)
 {
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
-		return fail(ps, s, "%s: must be a list of paths, like [ \"/usr/bin/rsync\" ]", f->name);
+		return fail(ps, s, "%s: must be a list of %s", f->name,
+			    f->kind == K_PATHLIST ? "paths, like [ \"/usr/bin/rsync\" ]"
+						  : "strings, like [ \"192.0.2.0/24\" ]");
 	int n = config_setting_length(s);
 	if (n > POLICY_MAX_EXCLUSIONS)
 		return fail(ps, s, "%s: %d entries, at most %d allowed", f->name, n,
@@ -202,11 +283,12 @@ static int set_pathlist(struct parse *ps, const config_setting_t *s, const struc
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, i);
 		const char *v = config_setting_get_string(e);
-		if (!v || !valid_path(v)) {
+		if (!v || (f->kind == K_PATHLIST && !valid_path(v))) {
 			for (int j = 0; j < i; j++)
 				free(list[j]);
 			free(list);
-			return fail(ps, e, "%s: entry %d must be an absolute path", f->name, i + 1);
+			return fail(ps, e, "%s: entry %d must be %s", f->name, i + 1,
+				    f->kind == K_PATHLIST ? "an absolute path" : "a string");
 		}
 		list[i] = strdup(v);
 		if (!list[i]) {
@@ -224,6 +306,36 @@ static int set_pathlist(struct parse *ps, const config_setting_t *s, const struc
 	return 0;
 }
 
+static int set_uintlist(struct parse *ps, const config_setting_t *s, const struct field *f,
+			struct policy *p)
+{
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return fail(ps, s, "%s: must be a list of whole numbers, like [ 33, 1001 ]", f->name);
+	int n = config_setting_length(s);
+	if (n > POLICY_MAX_EXCLUSIONS)
+		return fail(ps, s, "%s: %d entries, at most %d allowed", f->name, n,
+			    POLICY_MAX_EXCLUSIONS);
+	_cleanup_free_ unsigned *list = calloc(n + 1, sizeof(*list));
+	if (!list)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+		int t = config_setting_type(e);
+		long long v = config_setting_get_int64(e);
+		if ((t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) || v < 0 ||
+		    (uint64_t)v < f->min || (uint64_t)v > f->max)
+			return fail(ps, e, "%s: entry %d must be a whole number in [%llu, %llu]",
+				    f->name, i + 1, (unsigned long long)f->min,
+				    (unsigned long long)f->max);
+		list[i] = (unsigned)v;
+	}
+	unsigned **dst = (unsigned **)((char *)p + f->off);
+	free(*dst);
+	*dst = TAKE_PTR(list);
+	*(size_t *)((char *)p + f->count_off) = n;
+	return 0;
+}
+
 static int set_number(struct parse *ps, const config_setting_t *s, const struct field *f,
 		      struct policy *p)
 {
@@ -234,7 +346,9 @@ static int set_number(struct parse *ps, const config_setting_t *s, const struct 
 	if (v < 0 || (uint64_t)v < f->min || (uint64_t)v > f->max)
 		return fail(ps, s, "%s: %lld is out of range [%llu, %llu]", f->name, v,
 			    (unsigned long long)f->min, (unsigned long long)f->max);
-	if (f->kind == K_UINT)
+	if (f->kind == K_POW2 && (v & (v - 1)) != 0)
+		return fail(ps, s, "%s: %lld is not a power of two", f->name, v);
+	if (f->kind == K_UINT || f->kind == K_POW2)
 		*(unsigned *)((char *)p + f->off) = (unsigned)v;
 	else
 		*(uint64_t *)((char *)p + f->off) = (uint64_t)v;
@@ -263,7 +377,11 @@ static int parse_group(struct parse *ps, const config_setting_t *grp, const stru
 			break;
 		case K_UINT:
 		case K_U64:
+		case K_POW2:
 			r = set_number(ps, s, f, p);
+			break;
+		case K_UINTLIST:
+			r = set_uintlist(ps, s, f, p);
 			break;
 		case K_PATH:
 		case K_NAME:
@@ -278,12 +396,28 @@ static int parse_group(struct parse *ps, const config_setting_t *grp, const stru
 				return fail(ps, s, "%s: must be a group { ... }", name);
 			r = parse_group(ps, s, f->group, p);
 			break;
-		case K_ACTION:
-			r = set_action(ps, s, f, p);
+		case K_STRLIST:
+			r = set_pathlist(ps, s, f, p);
+			break;
+		case K_ENUM:
+			r = set_enum(ps, s, f, p);
 			break;
 		}
 		if (r < 0)
 			return r;
+	}
+	return 0;
+}
+
+static int default_list(char ***list, size_t *n, const char *const *items, size_t count)
+{
+	*list = calloc(count + 1, sizeof(char *));
+	if (!*list)
+		return -ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		if (!((*list)[i] = strdup(items[i])))
+			return -ENOMEM;
+		*n = i + 1;
 	}
 	return 0;
 }
@@ -293,6 +427,13 @@ static int policy_defaults(struct policy *p)
 	*p = (struct policy){
 		.monitor_file_copies_moves = true,
 		.device_flow_correlation = true,
+		.monitor_process_execution = true,
+		.on_execute = POLICY_ONEXEC_OFF,
+		.perm_timeout_ms = 2000,
+		.log_exec = true,
+		.proc_table_max = 65536,
+		.net_mode = POLICY_NET_AUDIT,
+		.udp_interval = 60,
 		.scan_user = strdup("picket-scan"),
 		.scan_group = strdup("picket-scan"),
 		.admin_group = strdup("picket-admin"),
@@ -309,6 +450,9 @@ static int policy_defaults(struct policy *p)
 		.overload_calm = 30,
 		.queue_high_water = 8192,
 		.queue_low_water = 1024,
+		.rate_low_water = 2000,
+		.proc_ring_kb = 4096,
+		.net_ring_kb = 4096,
 		.defs_max_age = 7 * 86400,
 		.min_mem_mb = 256,
 		.scan_action = POLICY_ACTION_AUDIT,
@@ -329,20 +473,61 @@ static int policy_defaults(struct policy *p)
 	/* Pseudo filesystems hold no files to scan.  /dev and /run are not
 	 * left out: /dev/shm and /run are where fileless malware stages. */
 	static const char *const excl[] = { "/proc", "/sys" };
-	p->path_exclusions = calloc(ARRAY_SIZE(excl) + 1, sizeof(char *));
-	if (!p->path_exclusions)
-		return -ENOMEM;
-	for (size_t i = 0; i < ARRAY_SIZE(excl); i++) {
-		if (!(p->path_exclusions[i] = strdup(excl[i])))
+	/* What degraded mode still scans on access: where programs, libraries,
+	 * boot files, system configuration and root's keys live. */
+	static const char *const critical[] = { "/bin", "/boot", "/etc", "/lib", "/lib64",
+						"/root/.ssh", "/sbin", "/usr/bin", "/usr/lib",
+						"/usr/lib64", "/usr/local/bin", "/usr/local/sbin",
+						"/usr/sbin" };
+	int r = default_list(&p->path_exclusions, &p->n_path_exclusions, excl, ARRAY_SIZE(excl));
+	if (r < 0)
+		return r;
+	return default_list(&p->critical_paths, &p->n_critical_paths, critical,
+			    ARRAY_SIZE(critical));
+}
+
+/* The blocklist's entries and its list file, parsed into blocklist_cidrs. */
+static int parse_blocklist(struct parse *ps, const config_t *cfg, struct policy *p)
+{
+	const config_setting_t *list = config_lookup(cfg, "network_monitor.blocklist");
+	char err[256];
+	int r;
+
+	if (p->n_blocklist) {
+		p->blocklist_cidrs = calloc(p->n_blocklist, sizeof(*p->blocklist_cidrs));
+		if (!p->blocklist_cidrs)
 			return -ENOMEM;
-		p->n_path_exclusions = i + 1;
 	}
-	return 0;
+	for (size_t i = 0; i < p->n_blocklist; i++) {
+		if (cidr_parse(p->blocklist[i], &p->blocklist_cidrs[i]) < 0)
+			return fail(ps, list ? config_setting_get_elem(list, i) : NULL,
+				    "network_monitor.blocklist: '%s' is not an IP address or CIDR "
+				    "range, like \"192.0.2.7\" or \"10.0.0.0/8\"",
+				    p->blocklist[i]);
+		p->n_blocklist_cidrs = i + 1;
+	}
+	if (!p->blocklist_file)
+		return 0;
+	_cleanup_free_ char *text = NULL;
+	r = read_file_all(p->blocklist_file, 1 << 24, &text, NULL);
+	if (r < 0)
+		return fail(ps, config_lookup(cfg, "network_monitor.blocklist_file"),
+			    "network_monitor.blocklist_file: %s: %s", p->blocklist_file,
+			    strerror(-r));
+	r = cidr_parse_list(text, &p->blocklist_cidrs, &p->n_blocklist_cidrs, POLICY_MAX_BLOCKLIST,
+			    err, sizeof(err));
+	if (r == -EINVAL)
+		return fail(ps, config_lookup(cfg, "network_monitor.blocklist_file"),
+			    "network_monitor.blocklist_file: %s: %s", p->blocklist_file, err);
+	return r;
 }
 
 /* Rules that span settings, checked once all are read. */
 static int policy_cross_check(struct parse *ps, const config_t *cfg, struct policy *p)
 {
+	int r = parse_blocklist(ps, cfg, p);
+	if (r < 0)
+		return r;
 	const config_setting_t *low = config_lookup(cfg, "faults.queue_low_water");
 	if (p->queue_low_water >= p->queue_high_water)
 		return fail(ps, low ? low : config_lookup(cfg, "faults.queue_high_water"),
@@ -456,6 +641,14 @@ void policy_free(struct policy *p)
 	free(p->install_prefix);
 	free(p->btf_dir);
 	free(p->min_kernel);
+	free(p->process_exclusion_uids);
+	free_list(p->process_exclusion_cgroups, p->n_process_exclusion_cgroups);
+	free_list(p->critical_paths, p->n_critical_paths);
+	free_list(p->mounts_include, p->n_mounts_include);
+	free_list(p->mounts_exclude, p->n_mounts_exclude);
+	free_list(p->blocklist, p->n_blocklist);
+	free(p->blocklist_file);
+	free(p->blocklist_cidrs);
 	*p = (struct policy){ 0 };
 }
 
@@ -469,17 +662,29 @@ static void json_fields(struct json_object *o, const struct field *fields, const
 			v = json_object_new_boolean(*(const bool *)base);
 			break;
 		case K_UINT:
+		case K_POW2:
 			v = json_object_new_uint64(*(const unsigned *)base);
 			break;
+		case K_UINTLIST: {
+			const unsigned *list = *(unsigned *const *)base;
+			size_t n = *(const size_t *)((const char *)p + f->count_off);
+			v = json_object_new_array_ext((int)n);
+			for (size_t i = 0; i < n; i++)
+				json_object_array_add(v, json_object_new_uint64(list[i]));
+			break;
+		}
 		case K_U64:
 			v = json_object_new_uint64(*(const uint64_t *)base);
 			break;
 		case K_PATH:
 		case K_NAME:
 		case K_VERSION:
-			v = json_object_new_string(*(char *const *)base ? *(char *const *)base : "");
+			if (!*(char *const *)base)
+				continue; /* an optional path that is not set */
+			v = json_object_new_string(*(char *const *)base);
 			break;
-		case K_PATHLIST: {
+		case K_PATHLIST:
+		case K_STRLIST: {
 			char *const *list = *(char **const *)base;
 			size_t n = *(const size_t *)((const char *)p + f->count_off);
 			v = json_object_new_array_ext((int)n);
@@ -491,9 +696,8 @@ static void json_fields(struct json_object *o, const struct field *fields, const
 			v = json_object_new_object();
 			json_fields(v, f->group, p);
 			break;
-		case K_ACTION:
-			v = json_object_new_string(
-				policy_action_name(*(const enum policy_action *)base));
+		case K_ENUM:
+			v = json_object_new_string(f->names[*(const int *)base]);
 			break;
 		}
 		json_object_object_add(o, f->name, v);

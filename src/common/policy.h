@@ -12,10 +12,24 @@
 
 #define POLICY_MAX_EXCLUSIONS 1024
 #define POLICY_ERR_MAX 512
+#define POLICY_MAX_BLOCKLIST 65536 /* entries of the network blocklist, file included */
+
+struct cidr;
 
 enum policy_action {
 	POLICY_ACTION_AUDIT,      /* report detections only */
 	POLICY_ACTION_QUARANTINE, /* move detected files into the quarantine */
+};
+
+enum policy_onexec {
+	POLICY_ONEXEC_OFF,   /* executions are not checked */
+	POLICY_ONEXEC_AUDIT, /* executing a detected file is reported */
+	POLICY_ONEXEC_BLOCK, /* ... and refused: the exec fails with EPERM (FAN_DENY) */
+};
+
+enum policy_netmode {
+	POLICY_NET_AUDIT, /* flows to the blocklist are reported */
+	POLICY_NET_BLOCK, /* ... and refused (EPERM) before they start */
 };
 
 struct policy {
@@ -23,10 +37,15 @@ struct policy {
 
 	bool monitor_file_copies_moves;
 	bool device_flow_correlation;
+	bool monitor_process_execution;
 	char **process_exclusions; /* absolute executable paths */
 	size_t n_process_exclusions;
 	char **path_exclusions; /* absolute path prefixes */
 	size_t n_path_exclusions;
+	unsigned *process_exclusion_uids; /* processes of these users */
+	size_t n_process_exclusion_uids;
+	char **process_exclusion_cgroups; /* processes in these cgroup-v2 directories */
+	size_t n_process_exclusion_cgroups;
 
 	char *scan_user;
 	char *scan_group;
@@ -49,8 +68,36 @@ struct policy {
 	unsigned overload_calm;     /* calm this long clears fault 18 */
 	unsigned queue_high_water;
 	unsigned queue_low_water;
+	unsigned rate_low_water;    /* events/s below which activity is calm (fault 18) */
 	unsigned defs_max_age; /* fault 20 */
 	unsigned min_mem_mb;   /* below this MemAvailable the engine is not started */
+
+	/* The file monitor (file_monitor = { ... }). */
+	char **mounts_include; /* mount points watched; none: every local filesystem */
+	size_t n_mounts_include;
+	char **mounts_exclude; /* mount points never watched */
+	size_t n_mounts_exclude;
+	enum policy_onexec on_execute;
+	unsigned perm_timeout_ms; /* an undecided execution is allowed after this */
+	bool report_clean;        /* an event for clean verdicts too */
+	char **critical_paths;    /* still scanned on access in degraded mode */
+	size_t n_critical_paths;
+
+	/* The process monitor (process_monitor = { ... }). */
+	bool log_exec, log_fork, log_exit;
+	unsigned proc_table_max; /* processes kept in the process table */
+	unsigned proc_ring_kb;   /* the kernel's event buffer, KiB (a power of two) */
+
+	/* The network monitor (network_monitor = { ... }). */
+	enum policy_netmode net_mode;
+	char **blocklist; /* as written in the policy */
+	size_t n_blocklist;
+	char *blocklist_file;
+	struct cidr *blocklist_cidrs; /* blocklist and blocklist_file, parsed */
+	size_t n_blocklist_cidrs;
+	bool log_closed;       /* an event when a connection closes */
+	unsigned udp_interval; /* one UDP flow event per process and peer per this many seconds */
+	unsigned net_ring_kb;  /* the kernel's event buffer, KiB (a power of two) */
 
 	/* Scanning (scan = { ... }). */
 	enum policy_action scan_action;
@@ -77,6 +124,8 @@ int policy_load_string(const char *text, const char *name, struct policy *ret, c
 void policy_free(struct policy *p);
 
 const char *policy_action_name(enum policy_action a);
+const char *policy_onexec_name(enum policy_onexec m);
+const char *policy_netmode_name(enum policy_netmode m);
 
 /* A JSON object (json-c) with every setting; caller puts the reference. */
 struct json_object *policy_to_json(const struct policy *p);

@@ -2,6 +2,7 @@
  * refusal with its exact file:line message, and the JSON form. */
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "log.h"
 #include "policy.h"
 
@@ -456,6 +458,548 @@ static void test_to_json_values(void **state)
 	policy_free(&p);
 }
 
+/* The monitors' settings (file_monitor, process_monitor, network_monitor and
+ * monitor_process_execution), as etc/policy.conf documents their defaults. */
+static void test_monitor_defaults(void **state)
+{
+	(void)state;
+	struct policy p = { 0 };
+	char err[POLICY_ERR_MAX] = "";
+
+	assert_int_equal(load("", &p, err), 0);
+	assert_true(p.monitor_process_execution);
+	assert_int_equal(p.n_mounts_include, 0);
+	assert_int_equal(p.n_mounts_exclude, 0);
+	assert_int_equal(p.on_execute, POLICY_ONEXEC_OFF);
+	assert_int_equal(p.perm_timeout_ms, 2000);
+	assert_false(p.report_clean);
+	assert_true(p.log_exec);
+	assert_false(p.log_fork);
+	assert_false(p.log_exit);
+	assert_int_equal(p.proc_table_max, 65536);
+	assert_int_equal(p.net_mode, POLICY_NET_AUDIT);
+	assert_int_equal(p.n_blocklist, 0);
+	assert_null(p.blocklist_file);
+	assert_int_equal(p.n_blocklist_cidrs, 0);
+	assert_null(p.blocklist_cidrs);
+	assert_false(p.log_closed);
+	assert_int_equal(p.udp_interval, 60);
+	policy_free(&p);
+}
+
+static void test_shipped_policy_monitor_settings(void **state)
+{
+	(void)state;
+	struct policy p = { 0 };
+	char err[POLICY_ERR_MAX] = "";
+
+	assert_int_equal(policy_load(SOURCE_ROOT "/etc/policy.conf", &p, err, sizeof(err)), 0);
+	assert_true(p.monitor_process_execution);
+	assert_int_equal(p.on_execute, POLICY_ONEXEC_OFF);
+	assert_int_equal(p.perm_timeout_ms, 2000);
+	assert_int_equal(p.proc_table_max, 65536);
+	assert_int_equal(p.net_mode, POLICY_NET_AUDIT);
+	assert_int_equal(p.n_blocklist_cidrs, 0);
+	assert_null(p.blocklist_file); /* commented out in the shipped file */
+	assert_int_equal(p.udp_interval, 60);
+	policy_free(&p);
+}
+
+static void test_monitor_settings_are_read(void **state)
+{
+	(void)state;
+	struct policy p = { 0 };
+	char err[POLICY_ERR_MAX] = "";
+	const char *text = "monitor_process_execution = false;\n"
+			   "file_monitor = {\n"
+			   "  mounts_include = [ \"/\", \"/home\" ];\n"
+			   "  mounts_exclude = [ \"/mnt/nfs\" ];\n"
+			   "  on_execute = \"block\";\n"
+			   "  perm_timeout_ms = 500;\n"
+			   "  report_clean = true;\n"
+			   "};\n"
+			   "process_monitor = { log_exec = false; log_fork = true; log_exit = true;"
+			   " table_max = 1024; };\n"
+			   "network_monitor = { mode = \"block\"; blocklist = [ \"192.0.2.0/24\" ];"
+			   " log_closed = true; udp_interval = 0; };\n";
+
+	assert_int_equal(load(text, &p, err), 0);
+	assert_false(p.monitor_process_execution);
+	assert_int_equal(p.n_mounts_include, 2);
+	assert_string_equal(p.mounts_include[0], "/");
+	assert_string_equal(p.mounts_include[1], "/home");
+	assert_int_equal(p.n_mounts_exclude, 1);
+	assert_string_equal(p.mounts_exclude[0], "/mnt/nfs");
+	assert_int_equal(p.on_execute, POLICY_ONEXEC_BLOCK);
+	assert_int_equal(p.perm_timeout_ms, 500);
+	assert_true(p.report_clean);
+	assert_false(p.log_exec);
+	assert_true(p.log_fork);
+	assert_true(p.log_exit);
+	assert_int_equal(p.proc_table_max, 1024);
+	assert_int_equal(p.net_mode, POLICY_NET_BLOCK);
+	assert_int_equal(p.n_blocklist, 1);
+	assert_string_equal(p.blocklist[0], "192.0.2.0/24");
+	assert_int_equal(p.n_blocklist_cidrs, 1);
+	assert_true(p.log_closed);
+	assert_int_equal(p.udp_interval, 0);
+	policy_free(&p);
+}
+
+static void test_on_execute_values(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		enum policy_onexec v;
+	} cases[] = {
+		{ "off", POLICY_ONEXEC_OFF },
+		{ "audit", POLICY_ONEXEC_AUDIT },
+		{ "block", POLICY_ONEXEC_BLOCK },
+	};
+	char text[128], err[POLICY_ERR_MAX] = "";
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct policy p = { 0 };
+		snprintf(text, sizeof(text), "file_monitor = { on_execute = \"%s\"; };", cases[i].name);
+		assert_int_equal(load(text, &p, err), 0);
+		assert_int_equal(p.on_execute, cases[i].v);
+		assert_string_equal(policy_onexec_name(p.on_execute), cases[i].name);
+		policy_free(&p);
+	}
+	assert_string_equal(policy_onexec_name((enum policy_onexec)3), "?");
+	assert_string_equal(policy_onexec_name((enum policy_onexec)-1), "?");
+}
+
+static void test_on_execute_bad_value_refused(void **state)
+{
+	(void)state;
+	assert_refused("file_monitor = {\n  on_execute = \"deny\";\n};",
+		       NAME ":2: on_execute: must be one of \"off\", \"audit\", \"block\"");
+	assert_refused("file_monitor = { on_execute = \"Block\"; };",
+		       NAME ":1: on_execute: must be one of \"off\", \"audit\", \"block\"");
+	assert_refused("file_monitor = { on_execute = \"\"; };",
+		       NAME ":1: on_execute: must be one of \"off\", \"audit\", \"block\"");
+	assert_refused("file_monitor = { on_execute = 2; };",
+		       NAME ":1: on_execute: must be one of \"off\", \"audit\", \"block\"");
+	assert_refused("file_monitor = { on_execute = true; };",
+		       NAME ":1: on_execute: must be one of \"off\", \"audit\", \"block\"");
+}
+
+static void test_net_mode_values(void **state)
+{
+	(void)state;
+	struct policy p = { 0 };
+	char err[POLICY_ERR_MAX] = "";
+
+	assert_int_equal(load("network_monitor = { mode = \"block\"; };", &p, err), 0);
+	assert_int_equal(p.net_mode, POLICY_NET_BLOCK);
+	assert_string_equal(policy_netmode_name(p.net_mode), "block");
+	policy_free(&p);
+	assert_int_equal(load("network_monitor = { mode = \"audit\"; };", &p, err), 0);
+	assert_int_equal(p.net_mode, POLICY_NET_AUDIT);
+	assert_string_equal(policy_netmode_name(p.net_mode), "audit");
+	policy_free(&p);
+	assert_string_equal(policy_netmode_name((enum policy_netmode)2), "?");
+}
+
+static void test_net_mode_bad_value_refused(void **state)
+{
+	(void)state;
+	assert_refused("network_monitor = {\n  log_closed = true;\n  mode = \"drop\";\n};",
+		       NAME ":3: mode: must be one of \"audit\", \"block\"");
+	assert_refused("network_monitor = { mode = \"off\"; };",
+		       NAME ":1: mode: must be one of \"audit\", \"block\"");
+}
+
+static void test_scan_action_values_and_bad_value(void **state)
+{
+	(void)state;
+	struct policy p = { 0 };
+	char err[POLICY_ERR_MAX] = "";
+
+	assert_int_equal(load("scan = { action = \"quarantine\"; };", &p, err), 0);
+	assert_int_equal(p.scan_action, POLICY_ACTION_QUARANTINE);
+	assert_string_equal(policy_action_name(p.scan_action), "quarantine");
+	assert_string_equal(policy_action_name(POLICY_ACTION_AUDIT), "audit");
+	assert_string_equal(policy_action_name((enum policy_action)2), "?");
+	policy_free(&p);
+	assert_refused("scan = {\n  action = \"delete\";\n};",
+		       NAME ":2: action: must be one of \"audit\", \"quarantine\"");
+}
+
+static void test_perm_timeout_ms_range(void **state)
+{
+	(void)state;
+	struct policy p = { 0 };
+	char err[POLICY_ERR_MAX] = "";
+
+	assert_int_equal(load("file_monitor = { perm_timeout_ms = 10; };", &p, err), 0);
+	assert_int_equal(p.perm_timeout_ms, 10);
+	policy_free(&p);
+	assert_int_equal(load("file_monitor = { perm_timeout_ms = 60000; };", &p, err), 0);
+	assert_int_equal(p.perm_timeout_ms, 60000);
+	policy_free(&p);
+	assert_refused("file_monitor = { perm_timeout_ms = 9; };",
+		       NAME ":1: perm_timeout_ms: 9 is out of range [10, 60000]");
+	assert_refused("file_monitor = {\n perm_timeout_ms = 60001;\n};",
+		       NAME ":2: perm_timeout_ms: 60001 is out of range [10, 60000]");
+	assert_refused("file_monitor = { perm_timeout_ms = -1; };",
+		       NAME ":1: perm_timeout_ms: -1 is out of range [10, 60000]");
+	assert_refused("file_monitor = { perm_timeout_ms = \"2000\"; };",
+		       NAME ":1: perm_timeout_ms: must be a whole number");
+}
+
+static void test_table_max_and_udp_interval_ranges(void **state)
+{
+	(void)state;
+	assert_refused("process_monitor = { table_max = 1023; };",
+		       NAME ":1: table_max: 1023 is out of range [1024, 4194304]");
+	assert_refused("process_monitor = { table_max = 4194305; };",
+		       NAME ":1: table_max: 4194305 is out of range [1024, 4194304]");
+	assert_refused("network_monitor = { udp_interval = 86401; };",
+		       NAME ":1: udp_interval: 86401 is out of range [0, 86400]");
+}
+
+static void test_monitor_bools_and_lists_checked(void **state)
+{
+	(void)state;
+	assert_refused("monitor_process_execution = 1;",
+		       NAME ":1: monitor_process_execution: must be true or false");
+	assert_refused("process_monitor = { log_fork = \"yes\"; };",
+		       NAME ":1: log_fork: must be true or false");
+	assert_refused("file_monitor = { mounts_include = [ \"/\", \"home\" ]; };",
+		       NAME ":1: mounts_include: entry 2 must be an absolute path");
+	assert_refused("file_monitor = { mounts_exclude = \"/mnt\"; };",
+		       NAME ":1: mounts_exclude: must be a list of paths, like [ \"/usr/bin/rsync\" ]");
+	assert_refused("network_monitor = {\n  blocklists = [ ];\n};",
+		       NAME ":2: unknown setting 'blocklists'");
+	assert_refused("file_monitor = 1;", NAME ":1: file_monitor: must be a group { ... }");
+	/* Settings belong to their group. */
+	assert_refused("process_monitor = { mode = \"block\"; };", NAME ":1: unknown setting 'mode'");
+	assert_refused("table_max = 2048;", NAME ":1: unknown setting 'table_max'");
+}
+
+static void assert_cidr(const struct cidr *c, int family, unsigned prefix, const char *text)
+{
+	char buf[CIDR_STR_MAX];
+
+	assert_int_equal(c->family, family);
+	assert_int_equal(c->prefix, prefix);
+	cidr_format(c, buf, sizeof(buf));
+	assert_string_equal(buf, text);
+}
+
+static void test_blocklist_parsed_into_cidrs(void **state)
+{
+	(void)state;
+	struct policy p = { 0 };
+	char err[POLICY_ERR_MAX] = "";
+	const char *text = "network_monitor = { blocklist = [ \"192.0.2.7\", \"10.0.0.0/8\","
+			   " \"2001:db8::/32\", \"::1\", \"0.0.0.0/0\", \"fe80::1/128\" ]; };";
+
+	assert_int_equal(load(text, &p, err), 0);
+	assert_int_equal(p.n_blocklist, 6);
+	assert_string_equal(p.blocklist[1], "10.0.0.0/8"); /* as written */
+	assert_int_equal(p.n_blocklist_cidrs, 6);
+	assert_cidr(&p.blocklist_cidrs[0], AF_INET, 32, "192.0.2.7");
+	assert_cidr(&p.blocklist_cidrs[1], AF_INET, 8, "10.0.0.0/8");
+	assert_cidr(&p.blocklist_cidrs[2], AF_INET6, 32, "2001:db8::/32");
+	assert_cidr(&p.blocklist_cidrs[3], AF_INET6, 128, "::1");
+	assert_cidr(&p.blocklist_cidrs[4], AF_INET, 0, "0.0.0.0/0");
+	assert_cidr(&p.blocklist_cidrs[5], AF_INET6, 128, "fe80::1");
+
+	uint8_t a4[4], a6[16];
+	assert_int_equal(inet_pton(AF_INET, "10.200.3.4", a4), 1);
+	assert_true(cidr_contains(&p.blocklist_cidrs[1], AF_INET, a4));
+	assert_false(cidr_contains(&p.blocklist_cidrs[0], AF_INET, a4));
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:ffff::9", a6), 1);
+	assert_true(cidr_contains(&p.blocklist_cidrs[2], AF_INET6, a6));
+	assert_false(cidr_contains(&p.blocklist_cidrs[1], AF_INET6, a6));
+	policy_free(&p);
+}
+
+static void test_blocklist_bad_entry_refused(void **state)
+{
+	(void)state;
+#define BAD(s) "network_monitor.blocklist: '" s "' is not an IP address or CIDR range, like " \
+	       "\"192.0.2.7\" or \"10.0.0.0/8\""
+	/* The line of the entry.  (libconfig dates a list element by the token
+	 * after it: a last element with "]" on the next line gets that line.) */
+	assert_refused("network_monitor = {\n  blocklist = [\n    \"192.0.2.7\",\n"
+		       "    \"10.0.0.1/8\",\n    \"192.0.2.8\"\n  ];\n};",
+		       NAME ":4: " BAD("10.0.0.1/8"));
+	assert_refused("network_monitor = { blocklist = [ \"example.com\" ]; };",
+		       NAME ":1: " BAD("example.com"));
+	assert_refused("network_monitor = { blocklist = [ \"10.0.0.0/33\" ]; };",
+		       NAME ":1: " BAD("10.0.0.0/33"));
+	assert_refused("network_monitor = { blocklist = [ \"2001:db8::/129\" ]; };",
+		       NAME ":1: " BAD("2001:db8::/129"));
+	assert_refused("network_monitor = { blocklist = [ \"256.1.1.1\" ]; };",
+		       NAME ":1: " BAD("256.1.1.1"));
+	assert_refused("network_monitor = { blocklist = [ \"192.0.2.0/\" ]; };",
+		       NAME ":1: " BAD("192.0.2.0/"));
+	assert_refused("network_monitor = { blocklist = [ \"192.0.2.0/-1\" ]; };",
+		       NAME ":1: " BAD("192.0.2.0/-1"));
+	assert_refused("network_monitor = { blocklist = [ \" 192.0.2.7\" ]; };",
+		       NAME ":1: " BAD(" 192.0.2.7"));
+	assert_refused("network_monitor = { blocklist = [ \"\" ]; };", NAME ":1: " BAD(""));
+#undef BAD
+}
+
+static void test_blocklist_not_strings_refused(void **state)
+{
+	(void)state;
+	assert_refused("network_monitor = { blocklist = ( \"192.0.2.7\", 7 ); };",
+		       NAME ":1: blocklist: entry 2 must be a string");
+	assert_refused("network_monitor = { blocklist = \"192.0.2.7\"; };",
+		       NAME ":1: blocklist: must be a list of strings, like [ \"192.0.2.0/24\" ]");
+}
+
+/* A policy whose network_monitor reads the list file path (line 3). */
+static void blocklist_policy(char *buf, size_t len, const char *inline_list, const char *path)
+{
+	snprintf(buf, len, "network_monitor = {\n  blocklist = [ %s ];\n  blocklist_file = \"%s\";\n};\n",
+		 inline_list, path);
+}
+
+static void test_blocklist_file_read_and_appended(void **state)
+{
+	struct policy p = { 0 };
+	char err[POLICY_ERR_MAX] = "", text[1024];
+
+	tu_write(*state, "block.txt",
+		 "# picket blocklist\n"
+		 "\n"
+		 "192.0.2.0/24\n"
+		 "   198.51.100.7   # a single host\n"
+		 "\t2001:db8:1::/48\r\n"
+		 "   \n"
+		 "# the end\n"
+		 "203.0.113.0/25"); /* no final newline */
+	const char *path = tu_path(*state, "block.txt");
+	blocklist_policy(text, sizeof(text), "\"10.0.0.0/8\"", path);
+	assert_int_equal(load(text, &p, err), 0);
+	assert_string_equal(p.blocklist_file, path);
+	assert_int_equal(p.n_blocklist, 1);
+	assert_int_equal(p.n_blocklist_cidrs, 5);
+	assert_cidr(&p.blocklist_cidrs[0], AF_INET, 8, "10.0.0.0/8"); /* the policy's first */
+	assert_cidr(&p.blocklist_cidrs[1], AF_INET, 24, "192.0.2.0/24");
+	assert_cidr(&p.blocklist_cidrs[2], AF_INET, 32, "198.51.100.7");
+	assert_cidr(&p.blocklist_cidrs[3], AF_INET6, 48, "2001:db8:1::/48");
+	assert_cidr(&p.blocklist_cidrs[4], AF_INET, 25, "203.0.113.0/25");
+	policy_free(&p);
+}
+
+static void test_blocklist_file_alone_and_empty(void **state)
+{
+	struct policy p = { 0 };
+	char err[POLICY_ERR_MAX] = "", text[1024];
+
+	tu_write(*state, "one.txt", "192.0.2.1\n");
+	snprintf(text, sizeof(text), "network_monitor = { blocklist_file = \"%s\"; };",
+		 tu_path(*state, "one.txt"));
+	assert_int_equal(load(text, &p, err), 0);
+	assert_int_equal(p.n_blocklist, 0);
+	assert_int_equal(p.n_blocklist_cidrs, 1);
+	assert_cidr(&p.blocklist_cidrs[0], AF_INET, 32, "192.0.2.1");
+	policy_free(&p);
+
+	tu_write(*state, "empty.txt", "# nothing blocked yet\n\n");
+	blocklist_policy(text, sizeof(text), "\"192.0.2.9\"", tu_path(*state, "empty.txt"));
+	assert_int_equal(load(text, &p, err), 0);
+	assert_int_equal(p.n_blocklist_cidrs, 1);
+	assert_cidr(&p.blocklist_cidrs[0], AF_INET, 32, "192.0.2.9");
+	policy_free(&p);
+
+	tu_write(*state, "zero.txt", "");
+	blocklist_policy(text, sizeof(text), "", tu_path(*state, "zero.txt"));
+	assert_int_equal(load(text, &p, err), 0);
+	assert_int_equal(p.n_blocklist_cidrs, 0);
+	policy_free(&p);
+}
+
+static void test_blocklist_file_bad_line_refused(void **state)
+{
+	char text[1024], want[POLICY_ERR_MAX];
+
+	tu_write(*state, "bad.txt", "10.0.0.0/8\n# comment\n\nnot-an-ip  # typo\n192.0.2.1\n");
+	const char *path = tu_path(*state, "bad.txt");
+	blocklist_policy(text, sizeof(text), "\"192.0.2.7\"", path);
+	snprintf(want, sizeof(want),
+		 NAME ":3: network_monitor.blocklist_file: %s: line 4: 'not-an-ip' is not an IP "
+		      "address or CIDR range",
+		 path);
+	assert_refused(text, want);
+
+	tu_write(*state, "host.txt", "10.0.0.1/8\n");
+	path = tu_path(*state, "host.txt");
+	blocklist_policy(text, sizeof(text), "", path);
+	snprintf(want, sizeof(want),
+		 NAME ":3: network_monitor.blocklist_file: %s: line 1: '10.0.0.1/8' is not an IP "
+		      "address or CIDR range",
+		 path);
+	assert_refused(text, want);
+}
+
+static void test_blocklist_file_missing_refused(void **state)
+{
+	char text[1024], want[POLICY_ERR_MAX];
+	const char *path = tu_path(*state, "missing.txt");
+
+	blocklist_policy(text, sizeof(text), "\"192.0.2.7\"", path);
+	snprintf(want, sizeof(want), NAME ":3: network_monitor.blocklist_file: %s: %s", path,
+		 strerror(ENOENT));
+	assert_refused(text, want);
+
+	/* A directory is not a list. */
+	tu_mkdir(*state, "dir.txt");
+	path = tu_path(*state, "dir.txt");
+	blocklist_policy(text, sizeof(text), "", path);
+	snprintf(want, sizeof(want), NAME ":3: network_monitor.blocklist_file: %s: %s", path,
+		 strerror(EISDIR));
+	assert_refused(text, want);
+}
+
+static void test_blocklist_file_relative_refused(void **state)
+{
+	(void)state;
+	assert_refused("network_monitor = { blocklist_file = \"blocklist.txt\"; };",
+		       NAME ":1: blocklist_file: 'blocklist.txt' must be an absolute path");
+}
+
+/* n distinct ranges, one a line. */
+static void write_ranges(const char *root, const char *rel, size_t n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "10.%zu.%zu.0/24\n", (i >> 8) & 0xff, i & 0xff);
+	fclose(f);
+	tu_write(root, rel, buf);
+	free(buf);
+}
+
+static void test_blocklist_max_entries(void **state)
+{
+	struct policy p = { 0 };
+	char err[POLICY_ERR_MAX] = "", text[1024], want[POLICY_ERR_MAX];
+
+	/* Exactly POLICY_MAX_BLOCKLIST in all: accepted. */
+	write_ranges(*state, "full.txt", POLICY_MAX_BLOCKLIST - 2);
+	blocklist_policy(text, sizeof(text), "\"192.0.2.1\", \"192.0.2.2\"",
+			 tu_path(*state, "full.txt"));
+	assert_int_equal(load(text, &p, err), 0);
+	assert_int_equal(p.n_blocklist_cidrs, POLICY_MAX_BLOCKLIST);
+	assert_cidr(&p.blocklist_cidrs[POLICY_MAX_BLOCKLIST - 1], AF_INET, 24, "10.255.253.0/24");
+	policy_free(&p);
+
+	/* One more, counting the policy's own entries: refused on that line. */
+	write_ranges(*state, "over.txt", POLICY_MAX_BLOCKLIST - 1);
+	const char *path = tu_path(*state, "over.txt");
+	blocklist_policy(text, sizeof(text), "\"192.0.2.1\", \"192.0.2.2\"", path);
+	snprintf(want, sizeof(want),
+		 NAME ":3: network_monitor.blocklist_file: %s: line %d: more than %d entries", path,
+		 POLICY_MAX_BLOCKLIST - 1, POLICY_MAX_BLOCKLIST);
+	assert_refused(text, want);
+
+	/* The file alone past the bound. */
+	write_ranges(*state, "big.txt", POLICY_MAX_BLOCKLIST + 1);
+	path = tu_path(*state, "big.txt");
+	blocklist_policy(text, sizeof(text), "", path);
+	snprintf(want, sizeof(want),
+		 NAME ":3: network_monitor.blocklist_file: %s: line %d: more than %d entries", path,
+		 POLICY_MAX_BLOCKLIST + 1, POLICY_MAX_BLOCKLIST);
+	assert_refused(text, want);
+}
+
+static char *inline_blocklist_text(int n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	fputs("network_monitor = { blocklist = [", f);
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%s\"10.%d.%d.0/24\"", i ? ", " : " ", (i >> 8) & 0xff, i & 0xff);
+	fputs(" ]; };\n", f);
+	fclose(f);
+	return buf;
+}
+
+/* The policy's own blocklist is a list like the exclusions, capped at
+ * POLICY_MAX_EXCLUSIONS entries: larger lists go in blocklist_file. */
+static void test_blocklist_inline_capped_at_list_limit(void **state)
+{
+	(void)state;
+	struct policy p = { 0 };
+	char err[POLICY_ERR_MAX] = "";
+	char *text = inline_blocklist_text(POLICY_MAX_EXCLUSIONS);
+
+	assert_int_equal(load(text, &p, err), 0);
+	assert_int_equal(p.n_blocklist_cidrs, POLICY_MAX_EXCLUSIONS);
+	assert_cidr(&p.blocklist_cidrs[1023], AF_INET, 24, "10.3.255.0/24");
+	policy_free(&p);
+	free(text);
+
+	text = inline_blocklist_text(POLICY_MAX_EXCLUSIONS + 1);
+	assert_refused(text, NAME ":1: blocklist: 1025 entries, at most 1024 allowed");
+	free(text);
+}
+
+static void test_to_json_monitor_groups(void **state)
+{
+	struct policy p = { 0 };
+	char err[POLICY_ERR_MAX] = "", text[1024];
+	struct json_object *v;
+
+	assert_int_equal(load("", &p, err), 0);
+	struct json_object *o = policy_to_json(&p);
+	assert_true(json_object_get_boolean(jget(o, NULL, "monitor_process_execution")));
+	assert_int_equal(json_object_array_length(jget(o, "file_monitor", "mounts_include")), 0);
+	assert_int_equal(json_object_array_length(jget(o, "file_monitor", "mounts_exclude")), 0);
+	assert_string_equal(json_object_get_string(jget(o, "file_monitor", "on_execute")), "off");
+	assert_int_equal(json_object_get_int64(jget(o, "file_monitor", "perm_timeout_ms")), 2000);
+	assert_false(json_object_get_boolean(jget(o, "file_monitor", "report_clean")));
+	assert_true(json_object_get_boolean(jget(o, "process_monitor", "log_exec")));
+	assert_false(json_object_get_boolean(jget(o, "process_monitor", "log_fork")));
+	assert_false(json_object_get_boolean(jget(o, "process_monitor", "log_exit")));
+	assert_int_equal(json_object_get_int64(jget(o, "process_monitor", "table_max")), 65536);
+	assert_string_equal(json_object_get_string(jget(o, "network_monitor", "mode")), "audit");
+	assert_int_equal(json_object_array_length(jget(o, "network_monitor", "blocklist")), 0);
+	assert_false(json_object_get_boolean(jget(o, "network_monitor", "log_closed")));
+	assert_int_equal(json_object_get_int64(jget(o, "network_monitor", "udp_interval")), 60);
+	/* An unset list file is left out rather than written as "". */
+	assert_false(json_object_object_get_ex(jget(o, NULL, "network_monitor"), "blocklist_file", &v));
+	json_object_put(o);
+	policy_free(&p);
+
+	tu_write(*state, "bl.txt", "192.0.2.0/24\n");
+	snprintf(text, sizeof(text),
+		 "file_monitor = { on_execute = \"audit\"; mounts_exclude = [ \"/mnt\" ]; };\n"
+		 "network_monitor = { mode = \"block\"; blocklist = [ \"::1\" ];"
+		 " blocklist_file = \"%s\"; };\n",
+		 tu_path(*state, "bl.txt"));
+	assert_int_equal(load(text, &p, err), 0);
+	o = policy_to_json(&p);
+	assert_string_equal(json_object_get_string(jget(o, "file_monitor", "on_execute")), "audit");
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(
+				    jget(o, "file_monitor", "mounts_exclude"), 0)),
+			    "/mnt");
+	assert_string_equal(json_object_get_string(jget(o, "network_monitor", "mode")), "block");
+	v = jget(o, "network_monitor", "blocklist");
+	assert_int_equal(json_object_array_length(v), 1); /* as written, not the file's */
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(v, 0)), "::1");
+	assert_string_equal(json_object_get_string(jget(o, "network_monitor", "blocklist_file")),
+			    tu_path(*state, "bl.txt"));
+	json_object_put(o);
+	policy_free(&p);
+}
+
 /* The JSON form written back as libconfig text (every number as int64). */
 static void write_cfg_value(FILE *f, struct json_object *v);
 static void write_cfg_settings(FILE *f, struct json_object *o)
@@ -502,18 +1046,29 @@ static void write_cfg_value(FILE *f, struct json_object *v)
 
 static void test_to_json_round_trips(void **state)
 {
-	(void)state;
 	struct policy a = { 0 }, b = { 0 };
-	char err[POLICY_ERR_MAX] = "", *text = NULL;
+	char err[POLICY_ERR_MAX] = "", *text = NULL, src[2048];
 	size_t len = 0;
-	const char *src = "monitor_file_copies_moves = false;\n"
-			  "process_exclusions = [ \"/usr/bin/rsync\" ];\n"
-			  "path_exclusions = [ \"/proc\", \"/srv/cache\" ];\n"
-			  "admin_group = \"wheel\";\n"
-			  "install_prefix = \"/usr/local/picket\";\n"
-			  "min_kernel = \"5.15\";\n"
-			  "event_log = { max_bytes = 5000000000L; keep = 9; };\n"
-			  "faults = { scan_crash_count = 4; defs_max_age = 3600; min_mem_mb = 0; };\n";
+
+	tu_write(*state, "blocklist.txt", "# feed\n198.51.100.0/24\n2001:db8:2::/48\n");
+	snprintf(src, sizeof(src),
+		 "monitor_file_copies_moves = false;\n"
+		 "monitor_process_execution = false;\n"
+		 "process_exclusions = [ \"/usr/bin/rsync\" ];\n"
+		 "path_exclusions = [ \"/proc\", \"/srv/cache\" ];\n"
+		 "admin_group = \"wheel\";\n"
+		 "install_prefix = \"/usr/local/picket\";\n"
+		 "min_kernel = \"5.15\";\n"
+		 "event_log = { max_bytes = 5000000000L; keep = 9; };\n"
+		 "faults = { scan_crash_count = 4; defs_max_age = 3600; min_mem_mb = 0; };\n"
+		 "file_monitor = { mounts_include = [ \"/\", \"/home\" ]; mounts_exclude = [ \"/mnt\" ];"
+		 " on_execute = \"block\"; perm_timeout_ms = 750; report_clean = true; };\n"
+		 "process_monitor = { log_exec = false; log_fork = true; log_exit = true;"
+		 " table_max = 4096; };\n"
+		 "network_monitor = { mode = \"block\"; blocklist = [ \"192.0.2.0/24\", \"::1\" ];"
+		 " blocklist_file = \"%s\"; log_closed = true; udp_interval = 0; };\n"
+		 "scan = { action = \"quarantine\"; };\n",
+		 tu_path(*state, "blocklist.txt"));
 
 	assert_int_equal(load(src, &a, err), 0);
 	struct json_object *ja = policy_to_json(&a);
@@ -526,6 +1081,11 @@ static void test_to_json_round_trips(void **state)
 	assert_true(json_object_equal(ja, jb));
 	assert_int_equal(b.event_log_max_bytes, UINT64_C(5000000000));
 	assert_string_equal(b.btf_dir, "/usr/local/picket/lib/btf");
+	assert_int_equal(b.on_execute, POLICY_ONEXEC_BLOCK);
+	assert_int_equal(b.net_mode, POLICY_NET_BLOCK);
+	assert_int_equal(b.scan_action, POLICY_ACTION_QUARANTINE);
+	assert_int_equal(b.n_blocklist_cidrs, 4); /* the file read again */
+	assert_string_equal(b.blocklist_file, a.blocklist_file);
 	json_object_put(ja);
 	json_object_put(jb);
 	free(text);
@@ -583,6 +1143,28 @@ int main(void)
 		T(test_file_error_names_file_and_line),
 		T(test_failed_load_leaves_policy_untouched),
 		T(test_small_error_buffer_is_terminated),
+		T(test_monitor_defaults),
+		T(test_shipped_policy_monitor_settings),
+		T(test_monitor_settings_are_read),
+		T(test_on_execute_values),
+		T(test_on_execute_bad_value_refused),
+		T(test_net_mode_values),
+		T(test_net_mode_bad_value_refused),
+		T(test_scan_action_values_and_bad_value),
+		T(test_perm_timeout_ms_range),
+		T(test_table_max_and_udp_interval_ranges),
+		T(test_monitor_bools_and_lists_checked),
+		T(test_blocklist_parsed_into_cidrs),
+		T(test_blocklist_bad_entry_refused),
+		T(test_blocklist_not_strings_refused),
+		T(test_blocklist_file_read_and_appended),
+		T(test_blocklist_file_alone_and_empty),
+		T(test_blocklist_file_bad_line_refused),
+		T(test_blocklist_file_missing_refused),
+		T(test_blocklist_file_relative_refused),
+		T(test_blocklist_max_entries),
+		T(test_blocklist_inline_capped_at_list_limit),
+		T(test_to_json_monitor_groups),
 		T(test_to_json_values),
 		T(test_to_json_round_trips),
 		T(test_free_tolerates_null_and_zeroed),
