@@ -7,7 +7,8 @@ PKGS="meson ninja-build pkg-config gcc clang llvm libclang-rt-14-dev
 libjson-c-dev libconfig-dev libsystemd-dev libbpf-dev bpftool
 libcmocka-dev bats checkpolicy semodule-utils systemd
 libclamav-dev clamav clamav-testfiles libseccomp-dev libcap-dev libssl-dev uthash-dev
-libcap2-bin util-linux passwd procps python3 faketime"
+libcap2-bin util-linux passwd procps python3 jq faketime
+libmount-dev"
 
 missing=""
 for p in $PKGS; do

@@ -47,6 +47,11 @@ const struct fault_def fault_catalog[] = {
 	{ FAULT_EVENT_LOG, "Event log cannot be written", FAULT_MAJOR, FEATURE_ALWAYS,
 	  "Free space on, or remount read-write, the filesystem holding the event log. The detail "
 	  "gives the path, the errno and the count of lost events." },
+	{ FAULT_PROC_MONITOR, "Process execution monitor failed to start", FAULT_MAJOR,
+	  FEATURE_PROC_MONITOR,
+	  "Disable Secure Boot or kernel lockdown where it blocks eBPF. Check that the kernel has "
+	  "BTF and BPF ring buffers (faults 11 and 16), or turn monitor_process_execution off in "
+	  "the policy. Events then name processes from /proc only. Read the daemon log." },
 };
 
 const size_t fault_catalog_len = ARRAY_SIZE(fault_catalog);

@@ -18,7 +18,8 @@ enum fault_feature {
 	FEATURE_ALWAYS,
 	FEATURE_FILE_MONITOR, /* monitor_file_copies_moves */
 	FEATURE_NET_MONITOR,  /* device_flow_correlation */
-	FEATURE_ANY_MONITOR,  /* either of the two */
+	FEATURE_PROC_MONITOR, /* monitor_process_execution */
+	FEATURE_ANY_MONITOR,  /* any of the three */
 	FEATURE_EBPF,         /* any feature built on eBPF */
 };
 
@@ -34,6 +35,7 @@ enum fault_id {
 	FAULT_SELINUX = 19,
 	FAULT_DEFS_OUTDATED = 20,
 	FAULT_EVENT_LOG = 21,
+	FAULT_PROC_MONITOR = 22,
 };
 
 struct fault_def {

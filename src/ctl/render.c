@@ -253,13 +253,6 @@ static void fmt_counts(struct json_object *faults, char *buf, size_t len)
 	}
 }
 
-static const char *on_off(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
-		return "-";
-	return json_object_get_boolean(v) ? "on" : "off";
-}
 
 static void status_policy(struct json_object *p)
 {
@@ -267,8 +260,46 @@ static void status_policy(struct json_object *p)
 
 	fmt_time(jget_int(p, "loaded_at", 0), when, sizeof(when));
 	printf(STATUS_LABEL "%s (loaded %s)\n", "Policy:", or_dash(jget_str(p, "path")), when);
-	printf(STATUS_LABEL "file copies and moves: %s, device flow correlation: %s\n", "Monitors:",
-	       on_off(p, "monitor_file_copies_moves"), on_off(p, "device_flow_correlation"));
+}
+
+/* "exec 12, fork 30" from an {"exec":12,"fork":30} object. */
+static void fmt_events(struct json_object *ev, char *out, size_t len)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	json_object_object_foreach(ev, k, v) {
+		int n = snprintf(out + used, len - used, "%s%s %" PRId64, used ? ", " : "", k,
+				 json_object_get_int64(v));
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += n;
+	}
+}
+
+/* One line a monitor: its state, then what it runs on and has seen, or why
+ * it is not running. */
+static void status_monitors(struct json_object *mons)
+{
+	static const char *const names[] = { "file", "process", "network" };
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		struct json_object *m = jget_obj(mons, names[i]);
+		const char *state = or_dash(jget_str(m, "state"));
+		char events[256];
+		int col = printf(STATUS_LABEL "%s: %s", i == 0 ? "Monitors:" : "", names[i], state);
+		if (strcmp(state, "running") == 0) {
+			fmt_events(jget_obj(m, "events"), events, sizeof(events));
+			printf(" (%s%s%s%s%s; lost %" PRId64 ")", or_dash(jget_str(m, "backend")),
+			       jget_str(m, "attribution") ? ", processes from " : "",
+			       jget_str(m, "attribution") ? jget_str(m, "attribution") : "",
+			       events[0] ? "; " : "", events, jget_int(m, "lost", 0));
+			putchar('\n');
+		} else if (jget_str(m, "error")) {
+			putchar(':');
+			print_wrapped(jget_str(m, "error"), col + 1, 13);
+		} else {
+			putchar('\n');
+		}
+	}
 }
 
 static void status_scanner(struct json_object *s)
@@ -325,6 +356,7 @@ void render_status(struct json_object *reply)
 	       or_dash(jget_str(reply, "version")), jget_int(reply, "pid", 0), up);
 	printf(STATUS_LABEL "%s\n", "Mode:", or_dash(jget_str(reply, "mode")));
 	status_policy(jget_obj(reply, "policy"));
+	status_monitors(jget_obj(reply, "monitors"));
 	status_scanner(jget_obj(reply, "scanner"));
 	status_host(jget_obj(reply, "host"));
 	status_faults(jget_obj(reply, "faults"));

@@ -70,7 +70,10 @@ static struct json_object *cmd_status(struct picketd *d)
 			       json_object_new_boolean(d->policy.monitor_file_copies_moves));
 	json_object_object_add(pol, "device_flow_correlation",
 			       json_object_new_boolean(d->policy.device_flow_correlation));
+	json_object_object_add(pol, "monitor_process_execution",
+			       json_object_new_boolean(d->policy.monitor_process_execution));
 	json_object_object_add(o, "policy", pol);
+	json_object_object_add(o, "monitors", monitors_status(d));
 
 	struct json_object *scan = json_object_new_object();
 	struct supervisor *sv = &d->svc;

@@ -14,6 +14,7 @@ void events_write_metrics(struct picketd *d)
 		.events_total = d->events.seq,
 		.events_lost = d->events.lost,
 	};
+	monitors_metrics(d, &x);
 	int r = metrics_write(d->metrics_path, &d->faults, &x);
 	if (r < 0)
 		log_error_errno(r, "Failed to write metrics file %s", d->metrics_path);

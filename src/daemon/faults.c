@@ -60,11 +60,18 @@ void faults_count(const struct faults *fs, unsigned counts[3])
 			counts[fs->st[i].severity]++;
 }
 
-static void persist(const struct faults *fs)
+static void persist(struct faults *fs)
 {
 	int r = faults_save(fs);
 	if (r < 0)
 		log_error_errno(r, "Failed to save fault state to %s", fs->state_path);
+	fs->dirty = false;
+}
+
+void faults_flush(struct faults *fs)
+{
+	if (fs->dirty)
+		persist(fs);
 }
 
 static void set_text(char *dst, size_t len, const char *src)
@@ -84,8 +91,10 @@ int faults_raise_remedy(struct faults *fs, int id, const char *detail, const cha
 	set_text(f->detail, sizeof(f->detail), detail);
 	set_text(f->remedy, sizeof(f->remedy), remedy);
 	if (f->active) {
+		/* A detail that follows a count (events waiting, say) may change
+		 * with every event: it is saved on the next tick, not each time. */
 		if (changed)
-			persist(fs);
+			fs->dirty = true;
 		return 0;
 	}
 	f->active = true;

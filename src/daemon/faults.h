@@ -39,10 +39,13 @@ struct faults {
 	struct fault_state st[16];
 	size_t n;
 	char *state_path; /* NULL: not persisted */
+	bool dirty;       /* a detail changed since the last save */
 	fault_emit_fn emit;
 	void *ud;
 };
 
+/* Saves a detail-only change (faults_flush); raises and clears are saved at once. */
+void faults_flush(struct faults *fs);
 /* state_path may be NULL.  Every fault starts cleared and applicable. */
 int faults_init(struct faults *fs, const char *state_path, fault_emit_fn emit, void *ud);
 void faults_done(struct faults *fs);

@@ -17,9 +17,12 @@ static bool feature_on(const struct policy *p, enum fault_feature f)
 		return p->monitor_file_copies_moves;
 	case FEATURE_NET_MONITOR:
 		return p->device_flow_correlation;
+	case FEATURE_PROC_MONITOR:
+		return p->monitor_process_execution;
 	case FEATURE_ANY_MONITOR:
 	case FEATURE_EBPF:
-		return p->monitor_file_copies_moves || p->device_flow_correlation;
+		return p->monitor_file_copies_moves || p->device_flow_correlation ||
+		       p->monitor_process_execution;
 	case FEATURE_ALWAYS:
 		break;
 	}

@@ -1,6 +1,7 @@
 #include "metrics.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,40 @@ static void put_label(FILE *f, const char *s)
 			continue;
 		}
 		fputc(*s, f);
+	}
+}
+
+/* Per monitor: running, and what became of the events its hooks fired for. */
+static void render_monitors(FILE *f, const struct metrics_extra *x)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} counters[] = {
+		{ "seen", "Events that reached picketd.", offsetof(struct monitor_counts, seen) },
+		{ "dropped", "Events lost (kernel buffer full, queue overflow).",
+		  offsetof(struct monitor_counts, dropped) },
+		{ "suppressed", "Events left out in degraded mode.",
+		  offsetof(struct monitor_counts, suppressed) },
+		{ "excluded", "Events left out by the policy's exclusions.",
+		  offsetof(struct monitor_counts, excluded) },
+	};
+	if (!x->n_mon)
+		return;
+	fputs("# HELP picket_monitor_running Whether a real-time monitor runs.\n"
+	      "# TYPE picket_monitor_running gauge\n", f);
+	for (size_t m = 0; m < x->n_mon; m++)
+		fprintf(f, "picket_monitor_running{monitor=\"%s\"} %d\n", x->mon[m].name,
+			x->mon[m].running);
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		fprintf(f, "# HELP picket_monitor_events_%s_total %s\n"
+			   "# TYPE picket_monitor_events_%s_total counter\n",
+			counters[i].name, counters[i].help, counters[i].name);
+		for (size_t m = 0; m < x->n_mon; m++)
+			fprintf(f, "picket_monitor_events_%s_total{monitor=\"%s\"} %llu\n",
+				counters[i].name, x->mon[m].name,
+				(unsigned long long)*(const uint64_t *)((const char *)&x->mon[m].c +
+									counters[i].off));
 	}
 }
 
@@ -62,6 +97,12 @@ int metrics_render(const struct faults *fs, const struct metrics_extra *x, char 
 		"picket_events_lost_total %llu\n",
 		(long long)x->started_at, (unsigned long long)x->events_total,
 		(unsigned long long)x->events_lost);
+	fprintf(f,
+		"# HELP picket_mode_degraded Whether monitoring is degraded to the critical set (fault 18).\n"
+		"# TYPE picket_mode_degraded gauge\n"
+		"picket_mode_degraded %d\n",
+		x->degraded);
+	render_monitors(f, x);
 	if (fclose(f) != 0) {
 		free(buf);
 		return -ENOMEM;

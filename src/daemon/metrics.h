@@ -2,15 +2,28 @@
  * textfile collector.  Rewritten whole and atomically at each change. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "faults.h"
+#include "monitor_counts.h"
+
+#define METRICS_MONITORS 3
+
+struct metrics_monitor {
+	const char *name; /* "file", "process", "network" */
+	bool running;
+	struct monitor_counts c;
+};
 
 struct metrics_extra {
 	time_t started_at;
 	uint64_t events_total;
 	uint64_t events_lost;
+	bool degraded; /* fault 18's degraded mode */
+	struct metrics_monitor mon[METRICS_MONITORS];
+	size_t n_mon;
 };
 
 /* The file's text, as a new string the caller frees. */

@@ -134,6 +134,7 @@ static void policy_apply(struct picketd *d)
 		log_error_errno(r, "Failed to arm the re-check timer");
 	health_apply_policy(d);
 	health_recheck(d);
+	monitors_apply(d);
 }
 
 int picketd_reload_policy(struct picketd *d, char *err, size_t errlen)
@@ -195,6 +196,18 @@ static void on_timer(struct io_source *src, uint32_t events)
 		log_warning_errno(errno, "timerfd read failed");
 	health_recheck(d);
 	supervisor_tick(d);
+	monitors_tick(d);
+}
+
+static void on_tick(struct io_source *src, uint32_t events)
+{
+	struct picketd *d = src->obj;
+	uint64_t ticks;
+	(void)events;
+	if (read(src->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_warning_errno(errno, "timerfd read failed");
+	monitors_second(d);
+	faults_flush(&d->faults);
 }
 
 static void on_watch(struct io_source *src, uint32_t events)
@@ -252,12 +265,18 @@ static int setup_sources(struct picketd *d)
 	d->timer = (struct io_source){ timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
 				       on_timer, d };
 	d->watch = (struct io_source){ inotify_init1(IN_NONBLOCK | IN_CLOEXEC), on_watch, d };
-	if (d->epfd < 0 || d->sig.fd < 0 || d->timer.fd < 0 || d->watch.fd < 0)
+	d->tick = (struct io_source){ timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+				      on_tick, d };
+	if (d->epfd < 0 || d->sig.fd < 0 || d->timer.fd < 0 || d->watch.fd < 0 || d->tick.fd < 0)
 		return log_error_errno(errno, "Failed to create the event loop's descriptors");
 	if ((r = loop_add(d->epfd, &d->sig, EPOLLIN)) < 0 ||
 	    (r = loop_add(d->epfd, &d->timer, EPOLLIN)) < 0 ||
-	    (r = loop_add(d->epfd, &d->watch, EPOLLIN)) < 0)
+	    (r = loop_add(d->epfd, &d->watch, EPOLLIN)) < 0 ||
+	    (r = loop_add(d->epfd, &d->tick, EPOLLIN)) < 0)
 		return log_error_errno(r, "epoll_ctl failed");
+	struct itimerspec second = { .it_interval.tv_sec = 1, .it_value.tv_sec = 1 };
+	if (timerfd_settime(d->tick.fd, 0, &second, NULL) < 0)
+		return log_error_errno(errno, "Failed to arm the one-second tick");
 	return 0;
 }
 
@@ -312,6 +331,21 @@ static int setup_scanning(struct picketd *d)
 	return 0;
 }
 
+static int setup_proctable(struct picketd *d)
+{
+	int r = proctable_init(&d->procs, d->policy.proc_table_max, "/proc");
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the process table");
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	overload_init(&d->overload, now.tv_sec + now.tv_nsec / 1e9);
+	r = proctable_seed(&d->procs);
+	if (r < 0)
+		log_warning_errno(r, "Process table: reading /proc failed; processes are looked up "
+				  "as they appear");
+	return 0;
+}
+
 static int picketd_start(struct picketd *d)
 {
 	char err[POLICY_ERR_MAX];
@@ -339,7 +373,7 @@ static int picketd_start(struct picketd *d)
 	if ((r = setup_state(d)) < 0)
 		return r;
 	kernel_probe_features(&d->kf);
-	if ((r = setup_scanning(d)) < 0)
+	if ((r = setup_scanning(d)) < 0 || (r = setup_proctable(d)) < 0)
 		return r;
 
 	struct json_object *ev = eventlog_new(&d->events, "daemon_started");
@@ -364,11 +398,14 @@ static void picketd_stop(struct picketd *d)
 	if (d->events.path)
 		events_emit(d, eventlog_new(&d->events, "daemon_stopping"));
 	control_close(&d->control);
+	monitors_stop(d);
 	ondemand_done(d);
 	supervisor_done(d);
 	scanq_done(&d->scanq);
 	quarantine_close(&d->quarantine);
 	defs_close(&d->defs);
+	proctable_done(&d->procs);
+	overload_done(&d->overload);
 	int r = faults_save(&d->faults);
 	if (r < 0)
 		log_error_errno(r, "Failed to save the fault state");
@@ -378,6 +415,7 @@ static void picketd_stop(struct picketd *d)
 	closep(&d->sig.fd);
 	closep(&d->timer.fd);
 	closep(&d->watch.fd);
+	closep(&d->tick.fd);
 	closep(&d->incoming.fd);
 	closep(&d->epfd);
 }
@@ -388,6 +426,7 @@ int main(int argc, char **argv)
 			     .sig.fd = -1,
 			     .timer.fd = -1,
 			     .watch.fd = -1,
+			     .tick.fd = -1,
 			     .events.fd = -1,
 			     .svc = { .sock.fd = -1, .pidfd.fd = -1, .timer.fd = -1 },
 			     .defs.fd = -1,

@@ -6,7 +6,9 @@
  * events.c     turns fault transitions and daemon happenings into events
  * supervisor.c the scan service (supervisor.h); ondemand.c on-demand scans
  * scanning.c   what a verdict leads to: detection events, quarantine,
- *              definitions installs and their stability check */
+ *              definitions installs and their stability check
+ * monitors.c   starts, stops and re-configures the real-time monitors
+ *              (fsmon.h, procmon.h, netmon.h) and owns faults 8, 9, 22 */
 #pragma once
 
 #include <limits.h>
@@ -19,9 +21,15 @@
 #include "defs.h"
 #include "eventlog.h"
 #include "faults.h"
+#include "fsmon.h"
 #include "hostview.h"
 #include "loop.h"
+#include "metrics.h"
+#include "netmon.h"
+#include "overload.h"
 #include "policy.h"
+#include "procmon.h"
+#include "proctable.h"
 #include "quarantine.h"
 #include "scanq.h"
 #include "supervisor.h"
@@ -55,6 +63,14 @@ struct picketd {
 	struct defs defs;
 	struct quarantine quarantine;
 	struct ondemand *sessions;
+	struct proctable procs;
+	struct procmon procmon;
+	struct fsmon fsmon;
+	struct netmon netmon;
+	char ebpf_blocked[256]; /* why eBPF is not tried (faults 11, 16), "" if it is */
+	char mon_error[3][256]; /* why each monitor is not running, "" if it is */
+	struct overload overload;             /* fault 18 */
+	struct monitor_counts mon_last[3];    /* each monitor's totals at the last second */
 	struct io_source incoming; /* inotify on defs/incoming */
 	char incoming_dir[PATH_MAX];
 	char scan_root_reason[256]; /* why the scan service runs as root, "" if it does not */
@@ -62,6 +78,7 @@ struct picketd {
 	time_t started_at;
 	int epfd;
 	struct io_source sig, timer;
+	struct io_source tick; /* every second: overload, fault details to disk */
 	struct io_source watch; /* inotify: the install tree and the view's /etc */
 	bool stop;
 };
@@ -92,6 +109,23 @@ void events_emit(struct picketd *d, struct json_object *ev);
 void events_retry(struct picketd *d);
 void events_fault(enum fault_transition t, const struct fault_state *f, void *ud);
 void events_write_metrics(struct picketd *d);
+
+/* monitors.c */
+/* Brings the monitors in line with the policy: starts what it turns on, stops
+ * what it turns off, re-configures the rest; raises or clears 8, 9 and 22. */
+void monitors_apply(struct picketd *d);
+void monitors_stop(struct picketd *d);
+/* Periodic: retries monitors that failed, expires the process table. */
+void monitors_tick(struct picketd *d);
+/* Every second: the overload check (fault 18). */
+void monitors_second(struct picketd *d);
+/* Each monitor's state and counters, and the mode, for the metrics file. */
+void monitors_metrics(struct picketd *d, struct metrics_extra *x);
+/* One event caused by exe, for fault 18's top sources. */
+void monitors_count_source(struct picketd *d, const char *exe);
+struct json_object *monitors_status(struct picketd *d);
+/* The process behind an event, as a JSON object (see proctable_json). */
+struct json_object *monitors_process_json(struct picketd *d, pid_t pid);
 
 /* picketd.c */
 /* Loads the policy file again; on failure the old policy stays in force and

@@ -42,6 +42,9 @@ void scan_report_detection(struct picketd *d, struct scan_job *job, const struct
 		json_object_object_add(ev, "qid", json_object_new_string(qid));
 	if (r < 0)
 		json_object_object_add(ev, "error", json_object_new_string(strerror(-r)));
+	struct scan_owner *owner = job->owner;
+	if (owner && owner->annotate)
+		owner->annotate(d, owner, job, ev);
 	events_emit(d, ev);
 }
 

@@ -170,6 +170,23 @@ int scanq_push(struct scanq *q, int fd, const char *path, const struct scan_key 
 	return 0;
 }
 
+void scanq_promote(struct scanq *q, struct scan_job *job)
+{
+	struct scan_job *prev = NULL;
+	for (struct scan_job *j = q->head; j; prev = j, j = j->next) {
+		if (j != job)
+			continue;
+		if (!prev)
+			return; /* already first */
+		prev->next = j->next;
+		if (q->tail == j)
+			q->tail = prev;
+		j->next = q->head;
+		q->head = j;
+		return;
+	}
+}
+
 struct scan_job *scanq_pop(struct scanq *q)
 {
 	struct scan_job *j = q->head;

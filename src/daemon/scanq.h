@@ -66,6 +66,8 @@ int scanq_cached(struct scanq *q, const struct scan_key *k, struct verdict *ret)
  * -ENOSPC when the queue is full, -EDEADLK when the file is a suspect. */
 int scanq_push(struct scanq *q, int fd, const char *path, const struct scan_key *k, void *owner,
 	       struct scan_job **ret_job);
+/* Moves a queued job to the front (an execution waits on its verdict). */
+void scanq_promote(struct scanq *q, struct scan_job *job);
 /* The next job to send, or NULL; the caller owns it until it is done. */
 struct scan_job *scanq_pop(struct scanq *q);
 /* Puts a job back at the front (it was in flight when the service died). */

@@ -516,6 +516,12 @@ static void send_next(struct picketd *d)
 
 int supervisor_submit(struct picketd *d, int fd, const char *path, struct scan_owner *owner)
 {
+	return supervisor_submit_flags(d, fd, path, owner, 0);
+}
+
+int supervisor_submit_flags(struct picketd *d, int fd, const char *path, struct scan_owner *owner,
+			    unsigned flags)
+{
 	struct scan_key key;
 	struct verdict v;
 	struct scan_job *job;
@@ -544,6 +550,8 @@ int supervisor_submit(struct picketd *d, int fd, const char *path, struct scan_o
 	}
 	if (r < 0)
 		return r;
+	if (flags & SCAN_URGENT)
+		scanq_promote(&d->scanq, job);
 	if (d->svc.state != SVC_READY) {
 		/* Scanning is off: the job waits for the service, the owner learns why. */
 		log_debug("scan of %s queued while the scan service is %s", path,

@@ -27,15 +27,23 @@ enum svc_state {
 	SVC_BACKOFF, /* waiting to restart */
 };
 
+struct json_object;
 struct scan_owner;
 struct picketd;
 
 /* Told the verdict of each of its jobs, and owns nothing of the job after. */
 typedef void (*scan_done_fn)(struct picketd *d, struct scan_owner *o, struct scan_job *job,
 			     const struct verdict *v);
+/* Optional: adds what the owner knows (the process, the trigger) to the
+ * detection event of one of its jobs, before it is written. */
+typedef void (*scan_annotate_fn)(struct picketd *d, struct scan_owner *o, struct scan_job *job,
+				 struct json_object *ev);
 struct scan_owner {
 	scan_done_fn done;
+	scan_annotate_fn annotate;
 };
+
+#define SCAN_URGENT 0x1 /* to the front of the queue: something waits on it */
 
 struct supervisor {
 	char scand_path[PATH_MAX];
@@ -69,6 +77,9 @@ void supervisor_tick(struct picketd *d);
 /* Scans fd for owner (the cache first); ownership of fd passes on.  0 when
  * queued or answered from the cache, or a negative errno (queue full). */
 int supervisor_submit(struct picketd *d, int fd, const char *path, struct scan_owner *owner);
+/* The same with SCAN_ flags. */
+int supervisor_submit_flags(struct picketd *d, int fd, const char *path, struct scan_owner *owner,
+			    unsigned flags);
 /* Forgets owner's queued jobs (its client went away). */
 void supervisor_cancel(struct picketd *d, struct scan_owner *owner);
 const char *svc_state_name(enum svc_state s);

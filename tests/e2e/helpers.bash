@@ -2,7 +2,8 @@
 #
 # Every test gets its own temporary directory $T (0755, so that the
 # unprivileged users of control.bats can reach the socket) with:
-#   $POLICY   a policy: recheck_interval = 1, install_prefix = $PREFIX
+#   $POLICY   a policy: recheck_interval = 1, install_prefix = $PREFIX, the
+#             file and process monitors off (their own tests turn them on)
 #   $PREFIX   an install tree: bin, lib, lib/btf, share, all root 0755
 #   $ROOT     a host view: etc/{passwd,group,os-release} (Debian 12, user and
 #             group picket-scan 990:990), proc/sys/kernel/osrelease
@@ -41,12 +42,14 @@ else
 fi
 # The release the prepared host view reports.
 VIEW_RELEASE=6.1.0-13-amd64
-# The faults of the scan service (6, 7) and of its definitions (20).  These
-# tests install no definitions, so fault 7 may be active in all of them;
-# they leave these faults and their events out of what they compare (the
-# scan service's own tests cover them): active_faults, expect_health,
+# The faults of the scan service (6, 7), of its definitions (20) and of the
+# real-time monitors (8, 9, 22).  These tests install no definitions, so
+# fault 7 may be active in all of them, and a prepared host view (an old
+# kernel, no BTF) stops the eBPF monitors; they leave these faults and their
+# events out of what they compare (the scan service's and the monitors' own
+# tests cover them): active_faults, expect_health,
 # expect_severity_count and events_py's ev do.
-OTHER_FAULTS="6 7 20"
+OTHER_FAULTS="6 7 20 8 9 22"
 # Severities of the faults these tests raise (the catalogue's).
 declare -gA SEVERITY=([5]=major [11]=major [16]=critical [19]=major [21]=major)
 # Sanitizer reports fail the test in teardown; harmless when not sanitized.
@@ -167,7 +170,8 @@ e2e_teardown() {
 # install_prefix = $PREFIX unless a LINE sets them, then the LINEs.
 # Written to a new file moved over the old one.
 write_policy() {
-	local base=("recheck_interval = 1;" "install_prefix = \"$PREFIX\";") b l skip
+	local base=("recheck_interval = 1;" "install_prefix = \"$PREFIX\";"
+		"monitor_file_copies_moves = false;" "monitor_process_execution = false;") b l skip
 	{
 		echo "# picket e2e test policy"
 		for b in "${base[@]}"; do
@@ -299,6 +303,21 @@ start_picketd() {
 		fi
 		sleep 0.05
 	done
+}
+
+# start_picketd_dropping CAPS [ARGS...]: start_picketd with the capabilities
+# CAPS (capsh syntax: cap_bpf,cap_sys_admin) dropped from picketd's bounding
+# and effective sets; capsh execs picketd, so $PICKETD_PID is picketd itself.
+start_picketd_dropping() {
+	local caps=$1 saved=$PICKETD st
+	shift
+	PICKETD=$T/picketd-without-caps
+	printf '#!/bin/sh\nexec capsh --drop=%s -- -c '\''exec "$0" "$@"'\'' %s "$@"\n' \
+		"$caps" "$saved" >"$PICKETD"
+	chmod 0755 "$PICKETD"
+	start_picketd "$@" && st=0 || st=$?
+	PICKETD=$saved
+	return "$st"
 }
 
 # stop_picketd: SIGTERM, then waits; returns picketd's exit status (SIGKILL

@@ -26,6 +26,7 @@ static const struct expect expected[] = {
 	{ 19, "SELinux policy missing or disabled", FAULT_MAJOR, FEATURE_EBPF },
 	{ 20, "Virus definitions out of date", FAULT_MAJOR, FEATURE_ALWAYS },
 	{ 21, "Event log cannot be written", FAULT_MAJOR, FEATURE_ALWAYS },
+	{ 22, "Process execution monitor failed to start", FAULT_MAJOR, FEATURE_PROC_MONITOR },
 };
 
 static void test_catalogue_has_the_fixed_faults_in_order(void **state)

@@ -152,13 +152,33 @@ static void test_extra_values(void **state)
 	assert_line(t, "picket_events_lost_total 3");
 }
 
+static void test_monitor_counters(void **state)
+{
+	struct fixture *fx = *state;
+	struct metrics_extra x = { .started_at = 1, .degraded = true, .n_mon = 2 };
+	x.mon[0] = (struct metrics_monitor){ "process", true, { .seen = 10, .dropped = 2 } };
+	x.mon[1] = (struct metrics_monitor){ "network", false, { .excluded = 7, .suppressed = 5 } };
+	char *t = NULL;
+	assert_int_equal(metrics_render(&fx->fs, &x, &t), 0);
+	assert_line(t, "picket_mode_degraded 1");
+	assert_line(t, "picket_monitor_running{monitor=\"process\"} 1");
+	assert_line(t, "picket_monitor_running{monitor=\"network\"} 0");
+	assert_line(t, "picket_monitor_events_seen_total{monitor=\"process\"} 10");
+	assert_line(t, "picket_monitor_events_dropped_total{monitor=\"process\"} 2");
+	assert_line(t, "picket_monitor_events_excluded_total{monitor=\"network\"} 7");
+	assert_line(t, "picket_monitor_events_suppressed_total{monitor=\"network\"} 5");
+	assert_line(t, "# TYPE picket_monitor_events_dropped_total counter");
+	free(t);
+}
+
 static void test_help_and_type_for_each_metric(void **state)
 {
 	struct fixture *fx = *state;
 	const char *t = render(fx);
 
-	assert_int_equal(count_prefix(t, "# HELP "), 6);
-	assert_int_equal(count_prefix(t, "# TYPE "), 6);
+	assert_int_equal(count_prefix(t, "# HELP "), 7);
+	assert_int_equal(count_prefix(t, "# TYPE "), 7);
+	assert_line(t, "# TYPE picket_mode_degraded gauge");
 	assert_line(t, "# TYPE picket_fault_active gauge");
 	assert_line(t, "# TYPE picket_fault_raised_total counter");
 	assert_line(t, "# TYPE picket_faults_active gauge");
@@ -217,6 +237,7 @@ int main(void)
 		T(test_severity_counts),
 		T(test_escalated_severity_shown),
 		T(test_extra_values),
+		T(test_monitor_counters),
 		T(test_help_and_type_for_each_metric),
 		T(test_label_values_escaped),
 		T(test_write_file_matches_render),
