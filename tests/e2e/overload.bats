@@ -49,8 +49,9 @@ mode_is() {
 	wait_for fault_active 18
 	assert_match "$(fault_detail 18)" "top sources: $LOADGEN [0-9]+/s"
 	assert_match "$(fault_detail 18)" "^[0-9]+ events lost"
-	# An exec is of the critical set: lost ones make the fault critical.
-	assert_eq "$(fault_get 18 'f["severity"]')" critical
+	# Lost execs are of the critical set: once degraded, more of them make
+	# the fault critical (test_overload.c pins when); the flood may end first.
+	assert_match "$(fault_get 18 'f["severity"]')" "^(major|critical)$"
 
 	# Every exec the generator made was either seen (an event naming it as
 	# the parent) or counted lost in the kernel, where lost events are
