@@ -276,6 +276,24 @@ static void fmt_events(struct json_object *ev, char *out, size_t len)
 	}
 }
 
+/* Fault 18's view: the mode, the rate, what was lost, the busiest sources. */
+static void status_overload(struct json_object *o)
+{
+	struct json_object *top = jget_array(o, "top_sources");
+	if (!o)
+		return;
+	printf(STATUS_LABEL "%s monitoring, %.0f events/s, %" PRId64 " lost, %" PRId64
+	       " left out (degraded), scan queue %" PRId64 " (high-water %" PRId64 ")\n",
+	       "Events:", or_dash(jget_str(o, "mode")), jget_double(o, "rate", 0),
+	       jget_int(o, "dropped", 0), jget_int(o, "suppressed", 0),
+	       jget_int(o, "scan_queue", 0), jget_int(o, "scan_queue_high_water", 0));
+	for (size_t i = 0; i < jlen(top) && i < 3; i++) {
+		struct json_object *t = json_object_array_get_idx(top, i);
+		printf(STATUS_LABEL "%s %.0f/s\n", i == 0 ? "Busiest:" : "",
+		       or_dash(jget_str(t, "exe")), jget_double(t, "rate", 0));
+	}
+}
+
 /* One line a monitor: its state, then what it runs on and has seen, or why
  * it is not running. */
 static void status_monitors(struct json_object *mons)
@@ -300,6 +318,7 @@ static void status_monitors(struct json_object *mons)
 			putchar('\n');
 		}
 	}
+	status_overload(jget_obj(mons, "overload"));
 }
 
 static void status_scanner(struct json_object *s)

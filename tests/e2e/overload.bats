@@ -40,26 +40,27 @@ mode_is() {
 		"faults = { overload_grace = 1; overload_calm = 2; rate_low_water = 1000; };" \
 		"event_log = { max_bytes = 1073741824; };"
 	start_picketd
-	run -0 "$LOADGEN" --execs max --duration 3
-	local made pid
-	made=$(jpy 'd["execs"]' <<<"$output")
-	pid=$(jpy 'd["pid"]' <<<"$output")
-	[ "$made" -gt 100 ] || fail "the flood made only $made execs"
-
+	bg sh -c '"$1" --execs max --duration 6 >"$2"' sh "$LOADGEN" "$T/load.json"
+	local lg=$BG_PID made pid
+	# Raised while the flood runs (within the 1 s grace, give or take a tick).
 	wait_for fault_active 18
 	assert_match "$(fault_detail 18)" "top sources: $LOADGEN [0-9]+/s"
 	assert_match "$(fault_detail 18)" "^[0-9]+ events lost"
 	# Lost execs are of the critical set: once degraded, more of them make
 	# the fault critical (test_overload.c pins when); the flood may end first.
 	assert_match "$(fault_get 18 'f["severity"]')" "^(major|critical)$"
+	wait_for -t 20 proc_gone "$lg"
+	made=$(jpy 'd["execs"]' <"$T/load.json")
+	pid=$(jpy 'd["pid"]' <"$T/load.json")
+	[ "$made" -gt 100 ] || fail "the flood made only $made execs"
 
 	# Every exec the generator made was either seen (an event naming it as
 	# the parent) or counted lost in the kernel, where lost events are
-	# counted by the process that caused them too.
+	# counted by the process that caused them too (the flood may lose forks
+	# and exits rather than execs: then lost is 0 and seen is all).
 	local seen lost
 	seen=$(events_py "len([e for e in of('exec') if e['process']['ppid'] == $pid])")
 	lost=$(monitors_get "sum(s['lost'] for s in m['process']['lost_by_source'] if s['pid'] == $pid and s['type'] == 'exec')")
-	[ "$lost" -gt 0 ] || fail "no exec of the flood was lost"
 	[ "$(monitors_get 'm["process"]["dropped_by_type"]["exec"]')" -ge "$lost" ]
 	assert_eq "$((seen + lost))" "$made" "execs seen ($seen) + lost ($lost)"
 
@@ -91,7 +92,10 @@ has_exec() {
 	assert_match "$(fault_detail 18)" "top sources: $LOADGEN [0-9]+/s"
 	assert_eq "$(monitors_get 'm["overload"]["mode"]')" degraded
 	assert_eq "$(monitors_get '[m["network"]["degraded"], m["process"]["degraded"]]')" "[true,true]"
-	assert_contains "$(ctl status)" "ID 18 - "
+	run -0 ctl status
+	assert_contains "$output" "ID 18 - "
+	assert_match "$output" "Events:    degraded monitoring, [0-9]+ events/s, [0-9]+ lost"
+	assert_match "$output" "Busiest:   $LOADGEN [0-9]+/s"
 	# Degraded: inbound and closed flows are left out in the kernel ...
 	wait_for test "$(monitors_get 'm["network"]["suppressed"]')" -gt 0
 	# ... while the critical set is whole: a new program's execution.
