@@ -574,22 +574,27 @@ static void file_event(struct picketd *d, int fd, const char *known_path, pid_t 
 
 /* ------------------------------------------------------ close-write group */
 
-static void on_notif(struct io_source *src, uint32_t events)
+/* One event of a group: m is its header, raw its bytes (info records follow). */
+typedef void (*fan_event_fn)(struct picketd *d, const struct fanotify_event_metadata *m,
+			     char *raw);
+
+/* Reads a group's queued events, a bounded number of reads a wakeup so no
+ * source starves the loop, and hands each but an overflow to one. */
+static void read_group(struct io_source *src, const char *what, fan_event_fn one)
 {
 	struct picketd *d = src->obj;
 	char buf[FSMON_READ_BUF] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
-	(void)events;
 	if (src->fd < 0)
 		return; /* stopped by an earlier handler of the same wakeup */
 	sync_procs(d);
 	for (int round = 0; round < FSMON_READ_ROUNDS; round++) {
 		ssize_t n = read(src->fd, buf, sizeof(buf));
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			log_error_errno(errno, "file monitor: reading close-write events failed");
+			log_error_errno(errno, "file monitor: reading %s events failed", what);
 		if (n <= 0)
 			return;
 		struct fanotify_event_metadata m;
-		size_t off = 0;
+		size_t off = 0, at = 0;
 		while (next_event(buf, n, &off, &m)) {
 			if (m.vers != FANOTIFY_METADATA_VERSION) {
 				log_error("file monitor: fanotify metadata version %u, expected %u",
@@ -597,13 +602,28 @@ static void on_notif(struct io_source *src, uint32_t events)
 				return;
 			}
 			if (m.mask & FAN_Q_OVERFLOW)
-				note_overflow(d, "close-write");
-			if (m.fd < 0)
-				continue;
-			d->fsmon.c.close_write++;
-			file_event(d, m.fd, NULL, m.pid, "close_write");
+				note_overflow(d, what);
+			else
+				one(d, &m, buf + at);
+			at = off;
 		}
 	}
+}
+
+static void notif_event(struct picketd *d, const struct fanotify_event_metadata *m,
+			char *raw)
+{
+	(void)raw;
+	if (m->fd < 0)
+		return;
+	d->fsmon.c.close_write++;
+	file_event(d, m->fd, NULL, m->pid, "close_write");
+}
+
+static void on_notif(struct io_source *src, uint32_t events)
+{
+	(void)events;
+	read_group(src, "close-write", notif_event);
 }
 
 /* ------------------------------------------------------------- move group */
@@ -721,32 +741,17 @@ static void fid_event(struct picketd *d, const struct fanotify_event_metadata *m
 	file_event(d, fd, path, m->pid, trigger);
 }
 
+static void move_event(struct picketd *d, const struct fanotify_event_metadata *m,
+		       char *raw)
+{
+	if (m->mask & FID_MASK)
+		fid_event(d, m, raw);
+}
+
 static void on_fid(struct io_source *src, uint32_t events)
 {
-	struct picketd *d = src->obj;
-	char buf[FSMON_READ_BUF] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
 	(void)events;
-	if (src->fd < 0)
-		return; /* stopped by an earlier handler of the same wakeup */
-	sync_procs(d);
-	for (int round = 0; round < FSMON_READ_ROUNDS; round++) {
-		ssize_t n = read(src->fd, buf, sizeof(buf));
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			log_error_errno(errno, "file monitor: reading move events failed");
-		if (n <= 0)
-			return;
-		struct fanotify_event_metadata m;
-		size_t off = 0, at = 0;
-		while (next_event(buf, n, &off, &m)) {
-			if (m.vers != FANOTIFY_METADATA_VERSION)
-				return;
-			if (m.mask & FAN_Q_OVERFLOW)
-				note_overflow(d, "move");
-			else if (m.mask & FID_MASK)
-				fid_event(d, &m, buf + at);
-			at = off;
-		}
-	}
+	read_group(src, "move", move_event);
 }
 
 /* -------------------------------------------------- permission: the loop */
