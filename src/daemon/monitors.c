@@ -194,14 +194,25 @@ void monitors_stop(struct picketd *d)
 			stop(d, m);
 }
 
+/* Retries the monitors that failed; those running keep their policy (a
+ * reload re-applies it), so a monitor that keeps failing does not rewrite
+ * the others' marks, blocklist and exclusions at every tick. */
 void monitors_tick(struct picketd *d)
 {
+	char btfbuf[PATH_MAX];
+	const char *btf;
+	bool gated = false;
+
 	proctable_expire(&d->procs, time(NULL));
-	for (int m = 0; m < MON_COUNT; m++)
-		if (wanted(d, m) && !running(d, m)) {
-			monitors_apply(d); /* retries what failed */
-			return;
+	for (int m = 0; m < MON_COUNT; m++) {
+		if (!wanted(d, m) || running(d, m))
+			continue;
+		if (!gated) {
+			ebpf_gate(d, btfbuf, sizeof(btfbuf), &btf);
+			gated = true;
 		}
+		bring_up(d, m, btf);
+	}
 }
 
 void monitors_count_source(struct picketd *d, const char *exe)
