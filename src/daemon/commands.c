@@ -5,7 +5,7 @@
 
 #include "jsonutil.h"
 #include "log.h"
-#include "ondemand.h"
+#include "scan/ondemand.h"
 #include "picketd.h"
 
 static struct json_object *reply_ok(void)

@@ -17,7 +17,7 @@
 #include "fileio.h"
 #include "jsonutil.h"
 #include "log.h"
-#include "ondemand.h"
+#include "scan/ondemand.h"
 #include "picketd.h"
 
 #define QUARANTINE_MAX_ITEMS 10000

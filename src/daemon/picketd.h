@@ -16,23 +16,23 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "checks.h"
-#include "control.h"
-#include "defs.h"
-#include "eventlog.h"
-#include "faults.h"
-#include "fsmon.h"
+#include "checks/checks.h"
+#include "core/control.h"
+#include "store/defs.h"
+#include "core/eventlog.h"
+#include "core/faults.h"
+#include "monitor/fsmon.h"
 #include "hostview.h"
-#include "loop.h"
-#include "metrics.h"
-#include "netmon.h"
-#include "overload.h"
+#include "core/loop.h"
+#include "core/metrics.h"
+#include "monitor/netmon.h"
+#include "health/overload.h"
 #include "policy.h"
-#include "procmon.h"
-#include "proctable.h"
-#include "quarantine.h"
-#include "scanq.h"
-#include "supervisor.h"
+#include "monitor/procmon.h"
+#include "core/proctable.h"
+#include "store/quarantine.h"
+#include "core/scanq.h"
+#include "scan/supervisor.h"
 
 struct ondemand;
 

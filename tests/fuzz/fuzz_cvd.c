@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cvd.h"
+#include "store/cvd.h"
 #include "log.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

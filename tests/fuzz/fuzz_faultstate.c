@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "faults.h"
+#include "core/faults.h"
 #include "log.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

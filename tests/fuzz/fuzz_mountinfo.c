@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "mounts.h"
+#include "monitor/mounts.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checks.h"
+#include "checks/checks.h"
 #include "log.h"
 
 #define PREFIX "opt/picket"

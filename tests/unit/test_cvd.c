@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cvd.h"
+#include "store/cvd.h"
 #include "log.h"
 
 #define GOOD "ClamAV-VDB:25 Nov 2026 13-00 +0000:1:3:216:1d20ca3d8bb9cbb59f055f020aec09c8:X:picket:1795611646"

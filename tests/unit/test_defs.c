@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "defs.h"
+#include "store/defs.h"
 #include "log.h"
 
 static char *data; /* the generated definitions */

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "eventlog.h"
+#include "core/eventlog.h"
 #include "jsonutil.h"
 #include "log.h"
 

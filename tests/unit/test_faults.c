@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "faults.h"
+#include "core/faults.h"
 #include "jsonutil.h"
 #include "log.h"
 

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "faults.h"
-#include "metrics.h"
+#include "core/faults.h"
+#include "core/metrics.h"
 
 struct fixture {
 	char *dir;

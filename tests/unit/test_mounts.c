@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "mounts.h"
+#include "monitor/mounts.h"
 
 /* A host like the ones picket runs on: ext4 root, tmpfs, the usual pseudo
  * filesystems, /dev/shm mounted twice (the first one overmounted), xfs,

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "overload.h"
+#include "health/overload.h"
 
 static const struct overload_config cfg = {
 	.grace = 3, .calm = 5, .queue_high = 100, .queue_low = 10, .rate_low = 50,

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "proctable.h"
+#include "core/proctable.h"
 
 /* One process of the fake proc tree. */
 struct fake {

@@ -19,7 +19,7 @@
 #include "cleanup.h"
 #include "jsonutil.h"
 #include "log.h"
-#include "quarantine.h"
+#include "store/quarantine.h"
 
 #define CONTENT "picket quarantine test\n"
 #define CONTENT_SHA "bc6b312923a5f92735f057ffa4fdf74afb585da5e3a2564a6af61464b03fa310"

@@ -38,7 +38,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "loop.h"
+#include "core/loop.h"
 
 #define FSMON_READ_BUF 65536   /* bytes of events read at once */
 #define FSMON_READ_ROUNDS 4    /* reads per wakeup, so no source starves the loop */

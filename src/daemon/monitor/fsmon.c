@@ -24,7 +24,7 @@
 #include "exclude.h"
 #include "jsonutil.h"
 #include "log.h"
-#include "monitor_counts.h"
+#include "core/monitor_counts.h"
 #include "mounts.h"
 #include "picketd.h"
 

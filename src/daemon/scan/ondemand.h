@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "control.h"
+#include "core/control.h"
 #include "proto.h"
 #include "supervisor.h"
 

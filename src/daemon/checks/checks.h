@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "faults.h"
+#include "core/faults.h"
 #include "hostview.h"
 #include "policy.h"
 

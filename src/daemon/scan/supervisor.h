@@ -14,9 +14,9 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "loop.h"
+#include "core/loop.h"
 #include "scanproto.h"
-#include "scanq.h"
+#include "core/scanq.h"
 
 #define SUPERVISOR_MAX_CRASHES 64
 

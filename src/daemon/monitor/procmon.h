@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "loop.h"
-#include "monitor_counts.h"
+#include "core/loop.h"
+#include "core/monitor_counts.h"
 
 struct picketd;
 struct json_object;
