@@ -1,7 +1,13 @@
-/* fault_catalog.h - the fixed catalogue of connector faults (FAULTS.md).
+/* fault_catalog.h - the fixed catalogue of connector faults (FAULTS.md, the
+ * specification).
  *
  * Ids are stable and never reused.  The table is read-only; the live state of
- * each fault is kept by the daemon's fault registry (daemon/faults.h). */
+ * each fault is kept by the daemon's fault registry (daemon/core/faults.h).
+ *
+ * The table is also the source of docs/faults.md: tests/docs/faultdoc prints
+ * that file from it, and the "faultdoc" test fails when the committed file
+ * differs.  After editing the table, regenerate it:
+ *     build/tests/docs/faultdoc > docs/faults.md */
 #pragma once
 
 #include <stddef.h>
@@ -44,6 +50,13 @@ struct fault_def {
 	enum fault_severity severity;
 	enum fault_feature feature;
 	const char *remediation;
+	/* For an administrator: what the condition is and what protection it
+	 * costs, in one or two sentences. */
+	const char *description;
+	/* Repository-relative paths: the file whose check detects the
+	 * condition, and the file that raises and clears the fault. */
+	const char *detected_in;
+	const char *raised_in;
 };
 
 extern const struct fault_def fault_catalog[];

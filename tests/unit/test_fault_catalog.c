@@ -1,8 +1,10 @@
 /* Unit tests of src/common/fault_catalog.c: the fixed numbering and names of
- * FAULTS.md, lookups and severity names. */
+ * FAULTS.md, lookups and severity names, and the fields docs/faults.md is
+ * generated from (tests/docs/faultdoc). */
 #include "testutil.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "fault_catalog.h"
@@ -74,6 +76,32 @@ static void test_remediations_name_what_faults_md_asks(void **state)
 	assert_non_null(strstr(fault_def_find(18)->remediation, "process_exclusions"));
 }
 
+static bool nonempty_under(const char *path, const char *dir)
+{
+	return path && strncmp(path, dir, strlen(dir)) == 0 && strlen(path) > strlen(dir);
+}
+
+/* docs/faults.md is printed from these fields: each entry says what the
+ * condition costs, which daemon file detects it and which health file raises
+ * and clears it. */
+static void test_every_entry_is_documented(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < fault_catalog_len; i++) {
+		const struct fault_def *d = &fault_catalog[i];
+		const char *s = d->description;
+
+		if (!s || !*s || s[strlen(s) - 1] != '.')
+			fail_msg("fault %d: description empty or not ending in '.'", d->id);
+		if (!nonempty_under(d->detected_in, "src/daemon/"))
+			fail_msg("fault %d: detected_in \"%s\" is not under src/daemon/", d->id,
+				 d->detected_in ? d->detected_in : "(null)");
+		if (!nonempty_under(d->raised_in, "src/daemon/health/"))
+			fail_msg("fault %d: raised_in \"%s\" is not under src/daemon/health/",
+				 d->id, d->raised_in ? d->raised_in : "(null)");
+	}
+}
+
 static void test_find_known_and_unknown(void **state)
 {
 	(void)state;
@@ -120,6 +148,7 @@ int main(void)
 		cmocka_unit_test(test_enum_ids_match_numbers),
 		cmocka_unit_test(test_every_remediation_is_sentences),
 		cmocka_unit_test(test_remediations_name_what_faults_md_asks),
+		cmocka_unit_test(test_every_entry_is_documented),
 		cmocka_unit_test(test_find_known_and_unknown),
 		cmocka_unit_test(test_index_known_and_unknown),
 		cmocka_unit_test(test_severity_names),

@@ -191,8 +191,11 @@ static void test_help_and_type_for_each_metric(void **state)
 static void test_label_values_escaped(void **state)
 {
 	struct fixture *fx = *state;
-	static const struct fault_def odd = { 99, "a \"quoted\" back\\slash\nnewline", FAULT_MINOR,
-					      FEATURE_ALWAYS, "Nothing." };
+	static const struct fault_def odd = { .id = 99,
+					      .name = "a \"quoted\" back\\slash\nnewline",
+					      .severity = FAULT_MINOR,
+					      .feature = FEATURE_ALWAYS,
+					      .remediation = "Nothing." };
 
 	fx->fs.st[0].def = &odd;
 	fx->fs.st[0].severity = FAULT_MINOR;
