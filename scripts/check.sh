@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs every test against each build directory given (normally a plain and
-# an ASan+UBSan build): cmocka unit tests, packaging checks, the bats
-# end-to-end tests (as root, on this kernel) and a short run of each fuzzer.
+# an ASan+UBSan build): the layer check, cmocka unit tests, packaging and
+# documentation checks, the bats end-to-end tests (as root, on this kernel)
+# and a short run of each fuzzer.
 # Counts every test case and ends with the line "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -42,6 +43,15 @@ tally_one() {
 	fi
 }
 
+# The daemon's layers (tests/layers.py): each file includes its own folder
+# and lower layers only, faults are raised and cleared in health/ only.
+log="$logdir/layers.log"
+python3 tests/layers.py >"$log" 2>&1
+tally_one "layers" $? "$log"
+log="$logdir/layers-self-test.log"
+python3 tests/layers.py --self-test >"$log" 2>&1
+tally_one "layers --self-test" $? "$log"
+
 for build in "$@"; do
 	tag=$(basename "$build")
 	echo "== $build"
@@ -55,6 +65,10 @@ for build in "$@"; do
 	log="$logdir/$tag-packaging.log"
 	meson test -C "$build" --suite packaging --print-errorlogs >"$log" 2>&1
 	tally_one "$tag packaging" $? "$log"
+
+	log="$logdir/$tag-docs.log"
+	meson test -C "$build" --suite docs --print-errorlogs >"$log" 2>&1
+	tally_one "$tag docs (docs/faults.md matches the catalogue)" $? "$log"
 
 	log="$logdir/$tag-e2e.tap"
 	PICKET_BUILD=$(realpath "$build") bats --tap tests/e2e >"$log" 2>&1

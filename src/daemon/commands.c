@@ -5,7 +5,6 @@
 
 #include "jsonutil.h"
 #include "log.h"
-#include "scan/ondemand.h"
 #include "picketd.h"
 
 static struct json_object *reply_ok(void)
@@ -73,28 +72,10 @@ static struct json_object *cmd_status(struct picketd *d)
 	json_object_object_add(pol, "monitor_process_execution",
 			       json_object_new_boolean(d->policy.monitor_process_execution));
 	json_object_object_add(o, "policy", pol);
-	json_object_object_add(o, "monitors", monitors_status(d));
-
-	struct json_object *scan = json_object_new_object();
-	struct supervisor *sv = &d->svc;
-	json_object_object_add(scan, "state", json_object_new_string(svc_state_name(sv->state)));
-	json_object_object_add(scan, "detail",
-			       json_object_new_string(sv->state == SVC_READY
-							      ? (d->scan_root_reason[0]
-									 ? "running as root"
-									 : "running as the scan user")
-							      : sv->state_detail));
-	json_object_object_add(scan, "pid", json_object_new_int(sv->pid));
-	json_object_object_add(scan, "signatures", json_object_new_int64(sv->ready.sigs));
-	json_object_object_add(scan, "scans", json_object_new_uint64(sv->scans));
-	json_object_object_add(scan, "detections", json_object_new_uint64(sv->detections));
-	json_object_object_add(scan, "errors", json_object_new_uint64(sv->errors));
-	json_object_object_add(scan, "last_scan", json_object_new_int64(sv->last_scan));
-	json_object_object_add(scan, "queued", json_object_new_uint64(d->scanq.len));
-	json_object_object_add(scan, "cache_hits", json_object_new_uint64(d->scanq.hits));
-	json_object_object_add(scan, "action",
-			       json_object_new_string(policy_action_name(d->policy.scan_action)));
-	json_object_object_add(o, "scanner", scan);
+	struct json_object *mon = monitors_status(d->mons);
+	json_object_object_add(mon, "overload", health_overload_status(d->health));
+	json_object_object_add(o, "monitors", mon);
+	json_object_object_add(o, "scanner", scan_status(d->scan));
 
 	struct json_object *host = json_object_new_object();
 	json_object_object_add(host, "root",
@@ -170,12 +151,12 @@ static struct json_object *cmd_quarantine(struct picketd *d, const struct proto_
 	}
 	if (r < 0)
 		return errno_reply(r, req->qid);
-	struct json_object *ev = eventlog_new(&d->events, req->cmd == CMD_QUARANTINE_RESTORE
+	struct json_object *ev = events_new(&d->sink, req->cmd == CMD_QUARANTINE_RESTORE
 								  ? "quarantine_restored"
 								  : "quarantine_deleted");
 	if (ev)
 		json_object_object_add(ev, "qid", json_object_new_string(req->qid));
-	events_emit(d, ev);
+	events_emit(&d->sink, ev);
 	return with(reply_ok(), "qid", json_object_new_string(req->qid));
 }
 
@@ -205,7 +186,7 @@ int commands_handle(const struct proto_request *req, struct control_client *cl, 
 		o = cmd_policy_reload(d);
 		break;
 	case CMD_SCAN: {
-		int r = ondemand_start(d, req, cl);
+		int r = scan_session_start(d->scan, req, cl);
 		if (r < 0)
 			o = errno_reply(r, "scan");
 		else
@@ -213,10 +194,10 @@ int commands_handle(const struct proto_request *req, struct control_client *cl, 
 		break;
 	}
 	case CMD_DEFS_STATUS:
-		o = scanning_defs_status(d);
+		o = scan_defs_status(d->scan);
 		break;
 	case CMD_DEFS_INSTALL:
-		o = scanning_defs_install(d, req->paths, req->n_paths);
+		o = scan_defs_install(d->scan, req->paths, req->n_paths);
 		break;
 	case CMD_QUARANTINE_LIST:
 	case CMD_QUARANTINE_RESTORE:
@@ -232,5 +213,6 @@ int commands_handle(const struct proto_request *req, struct control_client *cl, 
 
 void commands_client_gone(struct control_client *cl, void *ud)
 {
-	ondemand_client_gone(ud, cl);
+	struct picketd *d = ud;
+	scan_client_gone(d->scan, cl);
 }

@@ -17,7 +17,7 @@
 #include "fileio.h"
 #include "jsonutil.h"
 #include "log.h"
-#include "scan/ondemand.h"
+#include "core/metrics.h"
 #include "picketd.h"
 
 #define QUARANTINE_MAX_ITEMS 10000
@@ -93,11 +93,6 @@ static int parse_args(int argc, char **argv, struct picketd_options *o)
 	return 0;
 }
 
-const char *picketd_prefix(const struct picketd *d)
-{
-	return d->opt.prefix ? d->opt.prefix : d->policy.install_prefix;
-}
-
 /* The admin group is a real system group: it is matched against the real
  * credentials of socket peers, so it is never read through the host view. */
 static gid_t admin_gid(const char *name)
@@ -132,9 +127,11 @@ static void policy_apply(struct picketd *d)
 	r = arm_timer(d);
 	if (r < 0)
 		log_error_errno(r, "Failed to arm the re-check timer");
-	health_apply_policy(d);
-	health_recheck(d);
-	monitors_apply(d);
+	health_apply_policy(d->health);
+	health_recheck(d->health);
+	struct monitor_gate gate;
+	health_gate(d->health, &gate);
+	monitors_apply(d->mons, &gate);
 }
 
 int picketd_reload_policy(struct picketd *d, char *err, size_t errlen)
@@ -147,12 +144,12 @@ int picketd_reload_policy(struct picketd *d, char *err, size_t errlen)
 	r = policy_load(d->opt.policy_path, &next, err, errlen);
 	if (r < 0) {
 		log_error("Policy reload refused, the previous policy stays in force: %s", err);
-		ev = eventlog_new(&d->events, "policy_rejected");
+		ev = events_new(&d->sink, "policy_rejected");
 		if (ev) {
 			json_object_object_add(ev, "path", json_object_new_string(d->opt.policy_path));
 			json_object_object_add(ev, "error", json_object_new_string(err));
 		}
-		events_emit(d, ev);
+		events_emit(&d->sink, ev);
 		sd_notify(0, "READY=1");
 		return r;
 	}
@@ -160,10 +157,10 @@ int picketd_reload_policy(struct picketd *d, char *err, size_t errlen)
 	d->policy = next;
 	d->policy_loaded_at = time(NULL);
 	log_notice("Policy loaded from %s", d->policy.path);
-	ev = eventlog_new(&d->events, "policy_loaded");
+	ev = events_new(&d->sink, "policy_loaded");
 	if (ev)
 		json_object_object_add(ev, "path", json_object_new_string(d->policy.path));
-	events_emit(d, ev);
+	events_emit(&d->sink, ev);
 	policy_apply(d);
 	sd_notify(0, "READY=1");
 	return 0;
@@ -194,9 +191,14 @@ static void on_timer(struct io_source *src, uint32_t events)
 	(void)events;
 	if (read(src->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_warning_errno(errno, "timerfd read failed");
-	health_recheck(d);
-	supervisor_tick(d);
-	monitors_tick(d);
+	health_recheck(d->health);
+	scan_tick(d->scan);
+	health_tick(d->health);
+	proctable_expire(&d->procs, time(NULL));
+	/* Retries the monitors that failed, behind the gate as it is now. */
+	struct monitor_gate gate;
+	health_gate(d->health, &gate);
+	monitors_retry(d->mons, &gate);
 }
 
 static void on_tick(struct io_source *src, uint32_t events)
@@ -206,27 +208,8 @@ static void on_tick(struct io_source *src, uint32_t events)
 	(void)events;
 	if (read(src->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_warning_errno(errno, "timerfd read failed");
-	monitors_second(d);
+	health_second(d->health);
 	faults_flush(&d->faults);
-}
-
-static void on_watch(struct io_source *src, uint32_t events)
-{
-	struct picketd *d = src->obj;
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool changed = false;
-	ssize_t n;
-	(void)events;
-	while ((n = read(src->fd, buf, sizeof(buf))) > 0)
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)p;
-			/* IN_IGNORED only says a watched directory went away. */
-			if (!(ev->mask & IN_IGNORED))
-				changed = true;
-			p += sizeof(*ev) + ev->len;
-		}
-	if (changed)
-		health_recheck(d);
 }
 
 static int setup_dirs(const struct picketd_options *o)
@@ -264,14 +247,12 @@ static int setup_sources(struct picketd *d)
 	d->sig = (struct io_source){ signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), on_signal, d };
 	d->timer = (struct io_source){ timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
 				       on_timer, d };
-	d->watch = (struct io_source){ inotify_init1(IN_NONBLOCK | IN_CLOEXEC), on_watch, d };
 	d->tick = (struct io_source){ timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
 				      on_tick, d };
-	if (d->epfd < 0 || d->sig.fd < 0 || d->timer.fd < 0 || d->watch.fd < 0 || d->tick.fd < 0)
+	if (d->epfd < 0 || d->sig.fd < 0 || d->timer.fd < 0 || d->tick.fd < 0)
 		return log_error_errno(errno, "Failed to create the event loop's descriptors");
 	if ((r = loop_add(d->epfd, &d->sig, EPOLLIN)) < 0 ||
 	    (r = loop_add(d->epfd, &d->timer, EPOLLIN)) < 0 ||
-	    (r = loop_add(d->epfd, &d->watch, EPOLLIN)) < 0 ||
 	    (r = loop_add(d->epfd, &d->tick, EPOLLIN)) < 0)
 		return log_error_errno(r, "epoll_ctl failed");
 	struct itimerspec second = { .it_interval.tv_sec = 1, .it_value.tv_sec = 1 };
@@ -280,6 +261,38 @@ static int setup_sources(struct picketd *d)
 	return 0;
 }
 
+/* The metrics file: faults, events, monitors and the overload mode. */
+static void write_metrics(void *ud)
+{
+	struct picketd *d = ud;
+	struct metrics_extra x = {
+		.started_at = d->started_at,
+		.events_total = d->events.seq,
+		.events_lost = d->events.lost,
+		.degraded = d->health && health_degraded(d->health),
+	};
+	if (d->mons) {
+		x.n_mon = MON_COUNT;
+		for (int m = 0; m < MON_COUNT; m++) {
+			x.mon[m].name = monitors_name(m);
+			x.mon[m].running = monitors_running(d->mons, m);
+			monitors_counts(d->mons, m, &x.mon[m].c);
+		}
+	}
+	int r = metrics_write(d->metrics_path, &d->faults, &x);
+	if (r < 0)
+		log_error_errno(r, "Failed to write metrics file %s", d->metrics_path);
+}
+
+static void on_fault(enum fault_transition t, const struct fault_state *f, void *ud)
+{
+	struct picketd *d = ud;
+	events_fault(&d->sink, t, f);
+	write_metrics(d);
+}
+
+/* The event log and the fault registry, and the health layer that follows
+ * both: from here on every event and every fault is accounted for. */
 static int setup_state(struct picketd *d)
 {
 	char path[PATH_MAX];
@@ -289,8 +302,9 @@ static int setup_state(struct picketd *d)
 	r = eventlog_open(&d->events, path, d->policy.event_log_max_bytes, d->policy.event_log_keep);
 	if (r < 0)
 		log_error_errno(r, "Failed to open the event log %s; events are kept in memory", path);
+	d->sink = (struct event_sink){ .log = &d->events, .control = &d->control };
 	snprintf(path, sizeof(path), "%s/faults.json", d->opt.state_dir);
-	r = faults_init(&d->faults, path, events_fault, d);
+	r = faults_init(&d->faults, path, on_fault, d);
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up the fault registry");
 	if (d->opt.metrics_path)
@@ -298,17 +312,27 @@ static int setup_state(struct picketd *d)
 	else
 		snprintf(d->metrics_path, sizeof(d->metrics_path), "%s/picket.prom",
 			 d->opt.state_dir);
+	struct health_config hc = {
+		.policy = &d->policy, .hv = &d->hv, .epfd = d->epfd, .faults = &d->faults,
+		.sink = &d->sink, .log = &d->events, .defs = &d->defs, .prefix = d->opt.prefix,
+		.started_at = d->started_at, .metrics = write_metrics, .ud = d,
+	};
+	r = health_new(&hc, &d->health);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the health checks");
+	d->sink.wrote = health_event_written;
+	d->sink.ud = d->health;
 	r = faults_load(&d->faults);
 	if (r == -EBADMSG) {
-		struct json_object *ev = eventlog_new(&d->events, "fault_state_reset");
+		struct json_object *ev = events_new(&d->sink, "fault_state_reset");
 		if (ev)
 			json_object_object_add(ev, "path", json_object_new_string(path));
-		events_emit(d, ev);
+		events_emit(&d->sink, ev);
 	}
 	return 0;
 }
 
-static int setup_scanning(struct picketd *d)
+static int setup_stores(struct picketd *d)
 {
 	char path[PATH_MAX];
 	int r;
@@ -322,12 +346,6 @@ static int setup_scanning(struct picketd *d)
 			    QUARANTINE_MAX_ITEMS);
 	if (r < 0)
 		return log_error_errno(r, "Failed to open the quarantine %s", path);
-	r = scanq_init(&d->scanq, d->policy.scan_queue_max, d->policy.scan_cache_entries);
-	if (r < 0)
-		return log_error_errno(r, "Failed to set up the scan queue");
-	r = scanning_incoming_setup(d);
-	if (r < 0)
-		return log_error_errno(r, "Failed to watch %s", d->incoming_dir);
 	return 0;
 }
 
@@ -336,13 +354,38 @@ static int setup_proctable(struct picketd *d)
 	int r = proctable_init(&d->procs, d->policy.proc_table_max, "/proc");
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up the process table");
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	overload_init(&d->overload, now.tv_sec + now.tv_nsec / 1e9);
 	r = proctable_seed(&d->procs);
 	if (r < 0)
 		log_warning_errno(r, "Process table: reading /proc failed; processes are looked up "
 				  "as they appear");
+	return 0;
+}
+
+/* The scan service and the monitors, each told where to report to health. */
+static int setup_layers(struct picketd *d)
+{
+	struct scan_config sc = {
+		.policy = &d->policy, .hv = &d->hv, .epfd = d->epfd, .sink = &d->sink,
+		.defs = &d->defs, .quarantine = &d->quarantine, .scand_path = d->opt.scand_path,
+		.run_dir = d->opt.run_dir, .state_dir = d->opt.state_dir,
+		.hooks = { .ready = health_scan_ready, .crashed = health_scan_crashed,
+			   .start_failed = health_scan_start_failed, .ud = d->health },
+	};
+	int r = scan_new(&sc, &d->scan);
+	if (r < 0)
+		return r;
+	struct monitors_config mc = {
+		.ctx = { .policy = &d->policy, .epfd = d->epfd, .sink = &d->sink,
+			 .procs = &d->procs, .scan = d->scan,
+			 .own_dirs = { d->opt.state_dir, d->opt.log_dir, d->opt.run_dir },
+			 .count_source = health_count_source, .ud = d->health },
+		.started = health_monitor_started,
+		.ud = d->health,
+	};
+	r = monitors_new(&mc, &d->mons);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the monitors");
+	health_watch(d->health, d->scan, d->mons);
 	return 0;
 }
 
@@ -372,21 +415,19 @@ static int picketd_start(struct picketd *d)
 		return log_error_errno(r, "Failed to open the control socket in %s", d->opt.run_dir);
 	if ((r = setup_state(d)) < 0)
 		return r;
-	kernel_probe_features(&d->kf);
-	if ((r = setup_scanning(d)) < 0 || (r = setup_proctable(d)) < 0)
+	if ((r = setup_stores(d)) < 0 || (r = setup_proctable(d)) < 0)
 		return r;
 
-	struct json_object *ev = eventlog_new(&d->events, "daemon_started");
+	struct json_object *ev = events_new(&d->sink, "daemon_started");
 	if (ev) {
 		json_object_object_add(ev, "version", json_object_new_string(PICKET_VERSION));
 		json_object_object_add(ev, "pid", json_object_new_int(getpid()));
 		json_object_object_add(ev, "policy", json_object_new_string(d->policy.path));
 	}
-	events_emit(d, ev);
+	events_emit(&d->sink, ev);
 	log_notice("picketd %s started, policy %s", PICKET_VERSION, d->policy.path);
-	r = supervisor_init(d, d->opt.scand_path);
-	if (r < 0)
-		return log_error_errno(r, "Failed to set up the scan service supervisor");
+	if ((r = setup_layers(d)) < 0)
+		return r;
 	policy_apply(d);
 	sd_notify(0, "READY=1");
 	return 0;
@@ -396,27 +437,23 @@ static void picketd_stop(struct picketd *d)
 {
 	sd_notify(0, "STOPPING=1");
 	if (d->events.path)
-		events_emit(d, eventlog_new(&d->events, "daemon_stopping"));
+		events_emit(&d->sink, events_new(&d->sink, "daemon_stopping"));
 	control_close(&d->control);
-	monitors_stop(d);
-	ondemand_done(d);
-	supervisor_done(d);
-	scanq_done(&d->scanq);
+	monitors_free(TAKE_PTR(d->mons));
+	scan_free(TAKE_PTR(d->scan));
 	quarantine_close(&d->quarantine);
 	defs_close(&d->defs);
 	proctable_done(&d->procs);
-	overload_done(&d->overload);
 	int r = faults_save(&d->faults);
 	if (r < 0)
 		log_error_errno(r, "Failed to save the fault state");
 	faults_done(&d->faults);
+	health_free(TAKE_PTR(d->health));
 	eventlog_close(&d->events);
 	policy_free(&d->policy);
 	closep(&d->sig.fd);
 	closep(&d->timer.fd);
-	closep(&d->watch.fd);
 	closep(&d->tick.fd);
-	closep(&d->incoming.fd);
 	closep(&d->epfd);
 }
 
@@ -425,12 +462,9 @@ int main(int argc, char **argv)
 	struct picketd d = { .epfd = -1,
 			     .sig.fd = -1,
 			     .timer.fd = -1,
-			     .watch.fd = -1,
 			     .tick.fd = -1,
 			     .events.fd = -1,
-			     .svc = { .sock.fd = -1, .pidfd.fd = -1, .timer.fd = -1 },
 			     .defs.fd = -1,
-			     .incoming.fd = -1,
 			     .quarantine.dfd = -1,
 			     .control.listen.fd = -1 };
 	int r;

@@ -3,7 +3,7 @@
  * Each check reads the host through the host view only and fills a result:
  * whether the fault's condition holds, a one-line detail naming what was
  * found, and (where it depends on the host) a specific remediation.  Checks
- * never raise or clear anything themselves: the daemon decides. */
+ * never raise or clear anything themselves: health/host.c decides. */
 #pragma once
 
 #include <stdbool.h>

@@ -1,56 +1,36 @@
-#include <errno.h>
+#include "events.h"
+
 #include <stdio.h>
-#include <string.h>
 
-#include "jsonutil.h"
 #include "log.h"
-#include "metrics.h"
-#include "picketd.h"
 
-void events_write_metrics(struct picketd *d)
+struct json_object *events_new(struct event_sink *s, const char *type)
 {
-	struct metrics_extra x = {
-		.started_at = d->started_at,
-		.events_total = d->events.seq,
-		.events_lost = d->events.lost,
-	};
-	monitors_metrics(d, &x);
-	int r = metrics_write(d->metrics_path, &d->faults, &x);
-	if (r < 0)
-		log_error_errno(r, "Failed to write metrics file %s", d->metrics_path);
+	return eventlog_new(s->log, type);
 }
 
-/* Fault 21 follows the outcome of every write to the event log. */
-static void note_write(struct picketd *d, int r)
+static void wrote(struct event_sink *s, int r)
 {
-	if (r < 0) {
-		char detail[FAULT_DETAIL_MAX];
-		snprintf(detail, sizeof(detail), "%s: %s; %zu events waiting in memory, %llu lost",
-			 d->events.path, strerror(-r), d->events.backlog_count,
-			 (unsigned long long)d->events.lost);
-		if (faults_raise(&d->faults, FAULT_EVENT_LOG, detail) > 0)
-			log_error_errno(r, "Failed to write the event log %s", d->events.path);
-	} else if (faults_is_active(&d->faults, FAULT_EVENT_LOG)) {
-		faults_clear(&d->faults, FAULT_EVENT_LOG);
-	}
+	if (s->wrote)
+		s->wrote(s->ud, r);
 }
 
-void events_emit(struct picketd *d, struct json_object *ev)
+void events_emit(struct event_sink *s, struct json_object *ev)
 {
 	if (!ev) {
 		log_error("Out of memory: an event was lost");
-		d->events.lost++;
+		s->log->lost++;
 		return;
 	}
-	control_broadcast(&d->control, ev);
-	note_write(d, eventlog_append(&d->events, ev));
+	if (s->control)
+		control_broadcast(s->control, ev);
+	wrote(s, eventlog_append(s->log, ev));
 }
 
-void events_retry(struct picketd *d) { note_write(d, eventlog_flush(&d->events)); }
+void events_retry(struct event_sink *s) { wrote(s, eventlog_flush(s->log)); }
 
-void events_fault(enum fault_transition t, const struct fault_state *f, void *ud)
+void events_fault(struct event_sink *s, enum fault_transition t, const struct fault_state *f)
 {
-	struct picketd *d = ud;
 	const char *type = t == FAULT_RAISED ? "fault_raised" : "fault_cleared";
 	const char *sev = fault_severity_name(f->severity);
 	char msg[1024], fid[32], fsev[48], fstate[48];
@@ -65,7 +45,7 @@ void events_fault(enum fault_transition t, const struct fault_state *f, void *ud
 	const char *fields[] = { fid, fsev, fstate };
 	log_fields(t == FAULT_RAISED ? LOG_WARNING : LOG_NOTICE, msg, fields, 3);
 
-	struct json_object *ev = eventlog_new(&d->events, type);
+	struct json_object *ev = events_new(s, type);
 	if (ev) {
 		struct json_object *fo = json_object_new_object();
 		json_object_object_add(fo, "id", json_object_new_int(f->def->id));
@@ -73,7 +53,6 @@ void events_fault(enum fault_transition t, const struct fault_state *f, void *ud
 		json_object_object_add(fo, "severity", json_object_new_string(sev));
 		json_object_object_add(fo, "detail", json_object_new_string(f->detail));
 		json_object_object_add(ev, "fault", fo);
-		events_emit(d, ev);
 	}
-	events_write_metrics(d);
+	events_emit(s, ev);
 }

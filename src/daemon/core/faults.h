@@ -3,7 +3,8 @@
  * One entry per catalogued fault.  A raise of an active fault only updates
  * its detail; a fault that does not apply under the policy is cleared and
  * cannot be raised.  Each transition is handed to the emit callback exactly
- * once, so the daemon can write the event log, the journal and the metrics.
+ * once, so picketd can write the event log, the journal and the metrics
+ * (core/events.h).  Only the health layer raises and clears.
  * The registry is persisted as JSON (atomically) after every transition. */
 #pragma once
 

@@ -1,6 +1,6 @@
 /* monitor_counts.h - what every real-time monitor counts, for the overload
  * check (fault 18), status and the metrics file.  Totals since the monitor
- * started; monitors.c takes the differences each second.
+ * started; the health layer takes the differences each second (fault 18).
  *
  * seen + dropped + suppressed + excluded is every event the monitor's hooks
  * fired for, so a load generator's own counts can be checked against them. */

@@ -1,14 +1,50 @@
+/* health.c - the health layer's front: which faults apply under the policy,
+ * and the periodic re-check (health.h). */
+#include "health_int.h"
+
 #include <errno.h>
 #include <stdlib.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/inotify.h>
 
-#include "cleanup.h"
 #include "log.h"
-#include "picketd.h"
 
-#define INSTALL_TREE_MAX_DIRS 4096
+int health_new(const struct health_config *c, struct health **ret)
+{
+	struct health *h = calloc(1, sizeof(*h));
+	int r;
+
+	if (!h)
+		return -ENOMEM;
+	h->c = *c;
+	h->crash_files = calloc(HEALTH_MAX_CRASHES, sizeof(*h->crash_files));
+	if (!h->crash_files) {
+		free(h);
+		return -ENOMEM;
+	}
+	monitors_health_init(h);
+	r = host_init(h);
+	if (r < 0) {
+		health_free(h);
+		return r;
+	}
+	*ret = h;
+	return 0;
+}
+
+void health_free(struct health *h)
+{
+	if (!h)
+		return;
+	host_done(h);
+	monitors_health_done(h);
+	free(h->crash_files);
+	free(h);
+}
+
+void health_watch(struct health *h, struct scan *scan, struct monitors *mons)
+{
+	h->scan = scan;
+	h->mons = mons;
+}
 
 static bool feature_on(const struct policy *p, enum fault_feature f)
 {
@@ -29,83 +65,18 @@ static bool feature_on(const struct policy *p, enum fault_feature f)
 	return true;
 }
 
-void health_apply_policy(struct picketd *d)
+void health_apply_policy(struct health *h)
 {
 	for (size_t i = 0; i < fault_catalog_len; i++) {
 		const struct fault_def *def = &fault_catalog[i];
-		faults_set_applies(&d->faults, def->id, feature_on(&d->policy, def->feature));
+		faults_set_applies(h->c.faults, def->id, feature_on(h->c.policy, def->feature));
 	}
 }
 
-static void apply(struct picketd *d, int id, const struct check_result *r)
+void health_recheck(struct health *h)
 {
-	if (r->holds)
-		faults_raise_remedy(&d->faults, id, r->detail, r->remedy);
-	else
-		faults_clear(&d->faults, id);
-}
-
-/* Adding a watch that exists only returns its descriptor again, so the
- * walk re-arms everything without removing anything: a removal would queue
- * IN_IGNORED, wake us, and re-check in a loop. */
-static void watch_dir(const char *dir, void *ud)
-{
-	struct picketd *d = ud;
-	if (inotify_add_watch(d->watch.fd, dir,
-			      IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
-				      IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR) < 0)
-		log_debug("inotify: cannot watch %s: %s", dir, strerror(errno));
-}
-
-/* Fault 20: the newest file of the active set is older than the policy
- * allows.  No definitions at all is fault 7's concern, not this one's. */
-static void check_defs_age(struct picketd *d)
-{
-	_cleanup_free_ struct defs_status *st = calloc(1, sizeof(*st));
-	if (!st)
-		return;
-	int r = defs_status(&d->defs, st);
-	if (r < 0 || st->newest_stime == 0 || st->age <= (int64_t)d->policy.defs_max_age) {
-		if (r < 0 && r != -ENOENT)
-			log_warning_errno(r, "Cannot read the definitions status");
-		faults_clear(&d->faults, FAULT_DEFS_OUTDATED);
-		return;
-	}
-	char detail[FAULT_DETAIL_MAX];
-	snprintf(detail, sizeof(detail),
-		 "definitions set %s was built %s, %lld h ago; the policy's defs_max_age is %u h",
-		 st->set_id, st->newest_build_time, (long long)st->age / 3600,
-		 d->policy.defs_max_age / 3600);
-	faults_raise(&d->faults, FAULT_DEFS_OUTDATED, detail);
-}
-
-void health_recheck(struct picketd *d)
-{
-	struct check_result r = { 0 };
-	char etc[PATH_MAX];
-
-	/* The walk of the install tree re-arms its watches, so new directories
-	 * are watched too. */
-	/* useradd/groupadd replace /etc/passwd and /etc/group by rename. */
-	if (hostview_path(&d->hv, "/etc", etc, sizeof(etc)) == 0)
-		watch_dir(etc, d);
-	check_scan_user(&d->hv, &d->policy, &r);
-	if (d->scan_root_reason[0])
-		check_note(&r, "the scan service runs as root: %s", d->scan_root_reason);
-	check_install_tree(picketd_prefix(d), INSTALL_TREE_MAX_DIRS, watch_dir, d, &r);
-	apply(d, FAULT_SCAN_USER, &r);
-	r = (struct check_result){ 0 };
-	check_btf(&d->hv, &d->policy, &r);
-	apply(d, FAULT_KERNEL_BTF, &r);
-	r = (struct check_result){ 0 };
-	check_kernel(&d->hv, &d->policy, &d->kf, &r);
-	apply(d, FAULT_KERNEL_INCOMPATIBLE, &r);
-	r = (struct check_result){ 0 };
-	check_selinux(&d->hv, &r);
-	apply(d, FAULT_SELINUX, &r);
-	if (d->defs.fd >= 0)
-		check_defs_age(d);
-	if (d->events.backlog_count > 0)
-		events_retry(d);
-	events_write_metrics(d);
+	host_recheck(h);
+	if (h->c.log->backlog_count > 0)
+		events_retry(h->c.sink);
+	health_metrics(h);
 }

@@ -1,7 +1,7 @@
 /* kexclude.h - the policy's process exclusions as the kernel sees them:
  * executables as (device, inode), cgroup directories as cgroup ids, written
  * into an eBPF object's excl_exe, excl_uid and excl_cgroup maps
- * (src/bpf/exclude.bpf.h).  A path that does not exist (yet) is skipped with
+ * (exclude.bpf.h).  A path that does not exist (yet) is skipped with
  * a log line: it is looked up again at the next policy reload. */
 #pragma once
 

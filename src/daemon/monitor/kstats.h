@@ -1,4 +1,4 @@
-/* kstats.h - reads a monitor's per-CPU `stats` map (src/bpf/kstats_map.h). */
+/* kstats.h - reads a monitor's per-CPU `stats` map (kstats_map.h). */
 #pragma once
 
 #include <stdint.h>

@@ -20,16 +20,34 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "cidr.h"
 #include "cleanup.h"
+#include "ebpf.h"
 #include "kexclude.h"
 #include "kstats.h"
 #include "log.h"
 #include "netmon.skel.h"
 #include "netmon_event.h"
-#include "picketd.h"
+
+struct netmon {
+	struct monitor mon;       /* first */
+	struct netmon_bpf *skel; /* its links detach every program on destroy */
+	struct ring_buffer *rb;
+	struct io_source src;
+	bool block;               /* the mode in force in the kernel */
+	unsigned ring_kb;         /* the ring buffer's size in force */
+	size_t blocklist_entries; /* in the kernel's tries */
+	size_t exclusions;        /* entries in the kernel's exclusion maps */
+	char btf[PATH_MAX];       /* the BTF file it was loaded with, "" for the kernel's */
+	char cgroup[PATH_MAX];    /* the cgroup2 root the programs are attached to */
+	uint64_t events[6];       /* consumed, by enum netmon_kind (netmon_event.h) */
+	uint64_t blocklisted;     /* of events[NETMON_BLOCK]: reported, not refused (audit) */
+	uint64_t carried[6][3];   /* dropped, excluded, suppressed by kind, of the
+				   * instances a ring buffer resize replaced */
+};
 
 _Static_assert(ARRAY_SIZE(((struct netmon *)0)->events) == NETMON_KIND_MAX &&
 		       ARRAY_SIZE(((struct netmon *)0)->carried) == NETMON_KIND_MAX &&
@@ -165,7 +183,7 @@ static int write_config(struct netmon *m, const struct policy *p, bool standby)
 	struct netmon_config c = {
 		.block = p->net_mode == POLICY_NET_BLOCK,
 		.log_closed = p->log_closed,
-		.degraded = m->degraded,
+		.degraded = m->mon.degraded,
 		.standby = standby,
 		.udp_interval_ns = (unsigned long long)p->udp_interval * 1000000000ULL,
 	};
@@ -335,7 +353,7 @@ static void seed_listeners(struct netmon *m)
 
 /* ------------------------------------------------------------ attaching */
 
-static int attach_cgroup(struct netmon *m, char *err, size_t errlen)
+static int attach_cgroup(struct netmon *m, char *step, size_t steplen)
 {
 	struct netmon_bpf *s = m->skel;
 	struct {
@@ -349,21 +367,17 @@ static int attach_cgroup(struct netmon *m, char *err, size_t errlen)
 	};
 	int r;
 
+	snprintf(step, steplen, "open cgroup %s", m->cgroup);
 	_cleanup_close_ int fd = open(m->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "ebpf: open cgroup %s: %s", m->cgroup, strerror(-r));
-		return r;
-	}
+	if (fd < 0)
+		return -errno;
 	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {
+		snprintf(step, steplen, "attach %s to %s", bpf_program__section_name(progs[i].prog),
+			 m->cgroup);
 		/* In the skeleton's links: netmon_bpf__destroy detaches them. */
 		*progs[i].link = bpf_program__attach_cgroup(progs[i].prog, fd);
-		if (!*progs[i].link) {
-			r = -errno;
-			snprintf(err, errlen, "ebpf: attach %s to %s: %s",
-				 bpf_program__section_name(progs[i].prog), m->cgroup, strerror(-r));
+		if ((r = ebpf_errno(*progs[i].link)) < 0)
 			return r;
-		}
 	}
 	return 0;
 }
@@ -422,13 +436,13 @@ static struct json_object *addr_json(unsigned family, const unsigned char *a)
 
 /* The process from the process table; from the kernel's record when the
  * table does not know it (gone already). */
-static struct json_object *process_json(struct picketd *d, const struct netmon_event *e)
+static struct json_object *process_json(struct netmon *m, const struct netmon_event *e)
 {
 	char comm[NETMON_COMM_LEN + 1];
 
 	if (e->pid <= 0)
 		return NULL; /* inbound to a port whose owner is not known */
-	struct json_object *p = monitors_process_json(d, e->pid);
+	struct json_object *p = proctable_json(m->mon.ctx->procs, e->pid);
 	if (p && !json_object_object_get_ex(p, "exe", NULL)) {
 		memcpy(comm, e->comm, NETMON_COMM_LEN);
 		comm[NETMON_COMM_LEN] = '\0';
@@ -438,11 +452,12 @@ static struct json_object *process_json(struct picketd *d, const struct netmon_e
 	return p;
 }
 
-static void emit(struct picketd *d, const struct netmon_event *e)
+static void emit(struct netmon *m, const struct netmon_event *e)
 {
-	struct json_object *ev = eventlog_new(&d->events, "flow");
+	struct event_sink *sink = m->mon.ctx->sink;
+	struct json_object *ev = events_new(sink, "flow");
 	if (!ev) {
-		events_emit(d, NULL);
+		events_emit(sink, NULL);
 		return;
 	}
 	json_object_object_add(ev, "proto", json_object_new_string(proto_name(e->proto)));
@@ -454,14 +469,13 @@ static void emit(struct picketd *d, const struct netmon_event *e)
 	json_object_object_add(ev, "remote", addr_json(e->family, e->raddr));
 	json_object_object_add(ev, "rport", json_object_new_int(e->rport));
 	json_object_object_add(ev, "blocklisted", json_object_new_boolean(e->blocklisted));
-	json_object_object_add(ev, "process", process_json(d, e));
-	events_emit(d, ev);
+	json_object_object_add(ev, "process", process_json(m, e));
+	events_emit(sink, ev);
 }
 
 static int on_event(void *ctx, void *data, size_t size)
 {
-	struct picketd *d = ctx;
-	struct netmon *m = &d->netmon;
+	struct netmon *m = ctx;
 	const struct netmon_event *e = data;
 
 	if (size < sizeof(*e) || e->kind == 0 || e->kind >= NETMON_KIND_MAX)
@@ -470,132 +484,121 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (e->kind == NETMON_BLOCK && !e->refused)
 		m->blocklisted++;
 	/* Inbound: the listener is the source. */
-	const struct proc_info *p = e->pid > 0 ? proctable_get(&d->procs, e->pid) : NULL;
-	monitors_count_source(d, p ? p->exe : "");
-	emit(d, e);
+	const struct proc_info *p = e->pid > 0 ? proctable_get(m->mon.ctx->procs, e->pid) : NULL;
+	monitor_count_source(m->mon.ctx, p ? p->exe : "");
+	emit(m, e);
 	return 0;
 }
 
 static void on_readable(struct io_source *src, uint32_t events)
 {
-	struct picketd *d = src->obj;
+	struct netmon *m = src->obj;
 	(void)events;
-	int n = ring_buffer__consume(d->netmon.rb);
+	int n = ring_buffer__consume(m->rb);
 	if (n < 0)
 		log_error_errno(n, "network monitor: ring buffer");
 }
 
 /* ------------------------------------------------------------ the module */
 
-/* Open and load into m, with the maps filled before any program runs;
- * standby: the programs keep state and block, but report nothing yet. */
-static int load(struct picketd *d, struct netmon *m, bool standby, char *err, size_t errlen)
+static struct netmon *netmon_of(struct monitor *mon)
 {
+	return (struct netmon *)mon;
+}
+
+/* Open and load into m, with the maps filled before any program runs;
+ * standby: the programs keep state and block, but report nothing yet.
+ * On failure *step names what failed. */
+static int load(struct netmon *m, bool standby, char *step, size_t steplen)
+{
+	const struct policy *p = m->mon.ctx->policy;
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = m->btf[0] ? m->btf : NULL);
 	_cleanup_(cleanup_skel) struct netmon_bpf *skel = netmon_bpf__open_opts(&opts);
-	const char *step;
+	const char *what;
 	int r;
 
-	if (!skel) {
-		r = -errno;
-		snprintf(err, errlen, "ebpf: open netmon: %s", strerror(-r));
+	snprintf(step, steplen, "open netmon");
+	if ((r = ebpf_errno(skel)) < 0)
 		return r;
-	}
-	r = bpf_map__set_max_entries(skel->maps.events, d->policy.net_ring_kb * 1024);
-	if (r < 0) {
-		snprintf(err, errlen, "ebpf: ring buffer of %u KiB: %s", d->policy.net_ring_kb,
-			 strerror(-r));
+	snprintf(step, steplen, "ring buffer of %u KiB", p->net_ring_kb);
+	if ((r = bpf_map__set_max_entries(skel->maps.events, p->net_ring_kb * 1024)) < 0)
 		return r;
-	}
-	r = netmon_bpf__load(skel);
-	if (r < 0) {
-		snprintf(err, errlen, "ebpf: load netmon: %s", strerror(-r));
+	snprintf(step, steplen, "load netmon");
+	if ((r = netmon_bpf__load(skel)) < 0)
 		return r;
-	}
 	m->skel = TAKE_PTR(skel);
-	m->ring_kb = d->policy.net_ring_kb;
-	r = write_policy(m, &d->policy, standby, &step);
-	if (r < 0) {
-		snprintf(err, errlen, "ebpf: %s: %s", step, strerror(-r));
-		return r;
-	}
-	return 0;
+	m->ring_kb = p->net_ring_kb;
+	if ((r = write_policy(m, p, standby, &what)) < 0)
+		snprintf(step, steplen, "%s", what);
+	return r;
 }
 
-static int attach_tracepoint(struct netmon *m, char *err, size_t errlen)
+static int attach_tracepoint(struct netmon *m, char *step, size_t steplen)
 {
-	int r;
-
+	snprintf(step, steplen, "attach tp_btf/inet_sock_set_state");
 	m->skel->links.handle_set_state = bpf_program__attach(m->skel->progs.handle_set_state);
-	if (!m->skel->links.handle_set_state) {
-		r = -errno;
-		snprintf(err, errlen, "ebpf: attach tp_btf/inet_sock_set_state: %s", strerror(-r));
-		return r;
-	}
-	return 0;
+	return ebpf_errno(m->skel->links.handle_set_state);
 }
 
-static int new_ring_buffer(struct picketd *d, struct netmon *m, char *err, size_t errlen)
+/* m's ring buffer, whose events go to the running monitor live. */
+static int new_ring_buffer(struct netmon *live, struct netmon *m, char *step, size_t steplen)
 {
-	int r;
-
-	m->rb = ring_buffer__new(bpf_map__fd(m->skel->maps.events), on_event, d, NULL);
-	if (!m->rb) {
-		r = -errno;
-		snprintf(err, errlen, "ebpf: ring buffer: %s", strerror(-r));
-		return r;
-	}
-	return 0;
+	snprintf(step, steplen, "ring buffer");
+	m->rb = ring_buffer__new(bpf_map__fd(m->skel->maps.events), on_event, live, NULL);
+	return ebpf_errno(m->rb);
 }
 
-int netmon_start(struct picketd *d, const char *btf_path, char *err, size_t errlen)
+static void stop(struct monitor *mon);
+
+static int start(struct monitor *mon, char *err, size_t errlen)
 {
-	struct netmon *m = &d->netmon;
-	bool degraded = m->degraded;
+	struct netmon *m = netmon_of(mon);
+	const char *btf = mon->ctx->btf;
+	struct monitor keep = *mon;
+	char step[PATH_MAX + 64];
 	int r;
 
-	*m = (struct netmon){ .src.fd = -1, .degraded = degraded };
-	snprintf(m->btf, sizeof(m->btf), "%s", btf_path ? btf_path : "");
+	*m = (struct netmon){ .mon = keep, .src.fd = -1 };
+	snprintf(m->btf, sizeof(m->btf), "%s", btf ? btf : "");
 	r = cgroup2_root(m->cgroup, sizeof(m->cgroup));
 	if (r < 0) {
 		snprintf(err, errlen, "ebpf: find the cgroup2 mount in /proc/self/mountinfo: %s",
 			 r == -ENOENT ? "no cgroup2 filesystem mounted" : strerror(-r));
 		return r;
 	}
-	r = load(d, m, false, err, errlen);
+	r = load(m, false, step, sizeof(step));
 	if (r >= 0)
-		r = attach_tracepoint(m, err, errlen);
+		r = attach_tracepoint(m, step, sizeof(step));
 	if (r >= 0) {
 		seed_listeners(m); /* after the tracepoint: no listen() falls in between */
-		r = attach_cgroup(m, err, errlen);
+		r = attach_cgroup(m, step, sizeof(step));
 	}
 	if (r >= 0)
-		r = new_ring_buffer(d, m, err, errlen);
+		r = new_ring_buffer(m, m, step, sizeof(step));
 	if (r >= 0) {
-		m->src = (struct io_source){ ring_buffer__epoll_fd(m->rb), on_readable, d };
-		r = loop_add(d->epfd, &m->src, EPOLLIN);
-		if (r < 0)
-			snprintf(err, errlen, "ebpf: epoll: %s", strerror(-r));
+		snprintf(step, sizeof(step), "epoll");
+		m->src = (struct io_source){ ring_buffer__epoll_fd(m->rb), on_readable, m };
+		r = loop_add(mon->ctx->epfd, &m->src, EPOLLIN);
 	}
 	if (r < 0) {
-		netmon_stop(d);
-		return r;
+		stop(mon);
+		return ebpf_fail(err, errlen, step, r);
 	}
-	m->running = true;
+	mon->running = true;
 	return 0;
 }
 
-void netmon_stop(struct picketd *d)
+static void stop(struct monitor *mon)
 {
-	struct netmon *m = &d->netmon;
+	struct netmon *m = netmon_of(mon);
 
-	if (m->running)
-		loop_del(d->epfd, &m->src);
+	if (mon->running)
+		loop_del(mon->ctx->epfd, &m->src);
 	ring_buffer__free(m->rb);
 	netmon_bpf__destroy(m->skel); /* detaches every program */
 	m->rb = NULL;
 	m->skel = NULL;
-	m->running = false;
+	mon->running = false;
 }
 
 /* The kernel's counters of each kind, summed over CPUs. */
@@ -657,18 +660,18 @@ static int copy_state(struct netmon *from, struct netmon *to)
 }
 
 /* Polls fd (a ring buffer's epoll fd) instead of the one polled now. */
-static int poll_fd(struct picketd *d, int fd)
+static int poll_fd(struct netmon *m, int fd)
 {
-	struct netmon *m = &d->netmon;
+	int epfd = m->mon.ctx->epfd;
 	int old = m->src.fd;
 	int r;
 
-	loop_del(d->epfd, &m->src);
+	loop_del(epfd, &m->src);
 	m->src.fd = fd;
-	r = loop_add(d->epfd, &m->src, EPOLLIN);
+	r = loop_add(epfd, &m->src, EPOLLIN);
 	if (r < 0) {
 		m->src.fd = old;
-		if (loop_add(d->epfd, &m->src, EPOLLIN) < 0)
+		if (loop_add(epfd, &m->src, EPOLLIN) < 0)
 			log_error("network monitor: its ring buffer is not polled any more");
 	}
 	return r;
@@ -676,23 +679,22 @@ static int poll_fd(struct picketd *d, int fd)
 
 /* A new instance in standby, with the ring buffer size of the policy,
  * attached and holding the running one's flow state. */
-static int prepare(struct picketd *d, struct netmon *next, char *err, size_t errlen)
+static int prepare(struct netmon *m, struct netmon *next, char *step, size_t steplen)
 {
-	struct netmon *m = &d->netmon;
 	int r;
 
+	next->mon = m->mon;
 	memcpy(next->btf, m->btf, sizeof(next->btf));
 	memcpy(next->cgroup, m->cgroup, sizeof(next->cgroup));
-	next->degraded = m->degraded;
-	r = load(d, next, true, err, errlen);
+	r = load(next, true, step, steplen);
 	if (r >= 0)
-		r = attach_tracepoint(next, err, errlen);
+		r = attach_tracepoint(next, step, steplen);
 	if (r >= 0 && (r = copy_state(m, next)) < 0)
-		snprintf(err, errlen, "ebpf: take over the flow state: %s", strerror(-r));
+		snprintf(step, steplen, "take over the flow state");
 	if (r >= 0)
-		r = attach_cgroup(next, err, errlen);
+		r = attach_cgroup(next, step, steplen);
 	if (r >= 0)
-		r = new_ring_buffer(d, next, err, errlen);
+		r = new_ring_buffer(m, next, step, steplen);
 	return r;
 }
 
@@ -703,25 +705,26 @@ static int prepare(struct picketd *d, struct netmon *next, char *err, size_t err
  * writes) and block until they are detached; what the old ring buffer
  * holds is read before it goes.  Until the new instance reports, a failure
  * leaves the old one as it was. */
-static int resize(struct picketd *d, char *err, size_t errlen)
+static int resize(struct netmon *m, char *err, size_t errlen)
 {
-	struct netmon *m = &d->netmon;
+	const struct policy *p = m->mon.ctx->policy;
 	struct netmon next = { .src.fd = -1 };
+	char step[PATH_MAX + 64];
 	int r;
 
-	r = prepare(d, &next, err, errlen);
-	if (r >= 0 && (r = poll_fd(d, ring_buffer__epoll_fd(next.rb))) < 0)
-		snprintf(err, errlen, "ebpf: epoll: %s", strerror(-r));
-	else if (r >= 0 && (r = write_config(&next, &d->policy, false)) < 0) {
-		snprintf(err, errlen, "ebpf: write the configuration: %s", strerror(-r));
-		(void)poll_fd(d, ring_buffer__epoll_fd(m->rb));
+	r = prepare(m, &next, step, sizeof(step));
+	if (r >= 0 && (r = poll_fd(m, ring_buffer__epoll_fd(next.rb))) < 0)
+		snprintf(step, sizeof(step), "epoll");
+	else if (r >= 0 && (r = write_config(&next, p, false)) < 0) {
+		snprintf(step, sizeof(step), "write the configuration");
+		(void)poll_fd(m, ring_buffer__epoll_fd(m->rb));
 	}
 	if (r < 0) {
 		ring_buffer__free(next.rb);
 		netmon_bpf__destroy(next.skel);
-		return r;
+		return ebpf_fail(err, errlen, step, r);
 	}
-	r = write_config(m, &d->policy, true);
+	r = write_config(m, p, true);
 	if (r < 0) /* then until detached */
 		log_warning_errno(r, "network monitor: the replaced programs still report");
 	netmon_bpf__detach(m->skel);
@@ -740,37 +743,36 @@ static int resize(struct picketd *d, char *err, size_t errlen)
 	return 0;
 }
 
-int netmon_apply_policy(struct picketd *d, char *err, size_t errlen)
+static int apply_policy(struct monitor *mon, char *err, size_t errlen)
 {
-	struct netmon *m = &d->netmon;
+	struct netmon *m = netmon_of(mon);
+	const struct policy *p = mon->ctx->policy;
 	const char *step;
 	unsigned old_kb = m->ring_kb;
 
-	if (!m->running)
+	if (!mon->running)
 		return 0;
-	int r = write_policy(m, &d->policy, false, &step);
-	if (r < 0) {
-		snprintf(err, errlen, "ebpf: %s: %s", step, strerror(-r));
-		return r;
-	}
-	if (d->policy.net_ring_kb == m->ring_kb)
+	int r = write_policy(m, p, false, &step);
+	if (r < 0)
+		return ebpf_fail(err, errlen, step, r);
+	if (p->net_ring_kb == m->ring_kb)
 		return 0;
-	r = resize(d, err, errlen);
+	r = resize(m, err, errlen);
 	if (r < 0)
 		return r;
 	log_notice("network monitor: ring buffer resized from %u to %u KiB", old_kb, m->ring_kb);
 	return 0;
 }
 
-void netmon_set_degraded(struct picketd *d, bool on)
+static void set_degraded(struct monitor *mon, bool on)
 {
-	struct netmon *m = &d->netmon;
+	struct netmon *m = netmon_of(mon);
 	struct netmon_config c;
 	uint32_t zero = 0;
 	int r;
 
-	m->degraded = on;
-	if (!m->running)
+	mon->degraded = on;
+	if (!mon->running)
 		return;
 	r = bpf_map__lookup_elem(m->skel->maps.settings, &zero, sizeof(zero), &c, sizeof(c), 0);
 	if (r >= 0) {
@@ -793,9 +795,9 @@ static void stats(const struct netmon *m, struct kstats st[NETMON_KIND_MAX])
 	}
 }
 
-void netmon_counts(struct picketd *d, struct monitor_counts *ret)
+static void counts(struct monitor *mon, struct monitor_counts *ret)
 {
-	struct netmon *m = &d->netmon;
+	struct netmon *m = netmon_of(mon);
 	struct kstats st[NETMON_KIND_MAX];
 
 	stats(m, st);
@@ -810,13 +812,13 @@ void netmon_counts(struct picketd *d, struct monitor_counts *ret)
 	}
 }
 
-struct json_object *netmon_status(struct picketd *d)
+static struct json_object *status(struct monitor *mon)
 {
 	static const char *const names[NETMON_KIND_MAX] = {
 		[NETMON_CONNECT] = "connect", [NETMON_ACCEPT] = "accept", [NETMON_CLOSE] = "close",
 		[NETMON_UDP] = "udp",         [NETMON_BLOCK] = "blocked",
 	};
-	struct netmon *m = &d->netmon;
+	struct netmon *m = netmon_of(mon);
 	struct kstats st[NETMON_KIND_MAX];
 	struct monitor_counts c;
 	struct json_object *o = json_object_new_object();
@@ -826,7 +828,7 @@ struct json_object *netmon_status(struct picketd *d)
 	struct json_object *suppressed = json_object_new_object();
 
 	stats(m, st);
-	netmon_counts(d, &c);
+	counts(mon, &c);
 	for (int k = NETMON_CONNECT; k < NETMON_KIND_MAX; k++) {
 		uint64_t n = m->events[k] - (k == NETMON_BLOCK ? m->blocklisted : 0);
 		json_object_object_add(ev, names[k], json_object_new_uint64(n));
@@ -848,8 +850,36 @@ struct json_object *netmon_status(struct picketd *d)
 	json_object_object_add(o, "dropped", json_object_new_uint64(c.dropped));
 	json_object_object_add(o, "excluded", json_object_new_uint64(c.excluded));
 	json_object_object_add(o, "suppressed", json_object_new_uint64(c.suppressed));
-	json_object_object_add(o, "degraded", json_object_new_boolean(m->degraded));
+	json_object_object_add(o, "degraded", json_object_new_boolean(mon->degraded));
 	json_object_object_add(o, "exclusions", json_object_new_uint64(m->exclusions));
 	json_object_object_add(o, "ring_buffer_kb", json_object_new_uint64(m->ring_kb));
 	return o;
+}
+
+static void destroy(struct monitor *mon)
+{
+	stop(mon);
+	free(netmon_of(mon));
+}
+
+static const struct monitor_ops netmon_ops = {
+	.name = "network",
+	.ebpf = true,
+	.start = start,
+	.stop = stop,
+	.apply_policy = apply_policy,
+	.set_degraded = set_degraded,
+	.counts = counts,
+	.status = status,
+	.destroy = destroy,
+};
+
+struct monitor *netmon_new(const struct monitor_ctx *ctx)
+{
+	struct netmon *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->mon = (struct monitor){ .ops = &netmon_ops, .ctx = ctx };
+	m->src.fd = -1;
+	return &m->mon;
 }

@@ -1,19 +1,45 @@
-#include "ondemand.h"
+/* ondemand.c - `picketctl scan PATH...`: walks the paths, opens every
+ * regular file as root, hands the descriptors to the scan service, and
+ * streams progress and a summary back to the client.
+ *
+ * The walk is incremental: at most ONDEMAND_WINDOW files of one session wait
+ * in the scan queue at a time, and the next batch is walked as verdicts come
+ * back, so a scan of / neither floods the queue nor stalls the event loop. */
+#include "scan_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fts.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "jsonutil.h"
 #include "log.h"
-#include "picketd.h"
 
 #define PROGRESS_INTERVAL_MS 500
+#define ONDEMAND_WINDOW 64
+#define ONDEMAND_MAX_REPORTED 1000 /* detections and errors listed in the summary */
+
+struct ondemand {
+	struct scan_owner owner; /* first: the supervisor hands it back */
+	struct scan *scan;
+	struct control_client *client;
+	FTS *fts;
+	bool progress;
+	bool walking;
+	unsigned pending; /* submitted, verdict not yet back */
+	uint64_t files, bytes, infected, errors, skipped;
+	struct timespec started, last_progress;
+	struct json_object *detections; /* [{path, signature}] */
+	struct json_object *failures;   /* [{path, error}] */
+	struct ondemand *next;
+};
 
 static double since(const struct timespec *a)
 {
@@ -47,9 +73,9 @@ static struct json_object *counts(const struct ondemand *s)
 	return o;
 }
 
-static void unlink_session(struct picketd *d, struct ondemand *s)
+static void unlink_session(struct scan *sc, struct ondemand *s)
 {
-	for (struct ondemand **pp = &d->sessions; *pp; pp = &(*pp)->next)
+	for (struct ondemand **pp = &sc->sessions; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
 			break;
@@ -67,7 +93,6 @@ static void session_free(struct ondemand *s)
 
 static void finish_session(struct ondemand *s)
 {
-	struct picketd *d = s->d;
 	_cleanup_json_ struct json_object *o = json_object_new_object();
 	if (o && s->client) {
 		json_object_object_add(o, "ok", json_object_new_boolean(true));
@@ -79,7 +104,7 @@ static void finish_session(struct ondemand *s)
 	log_info("on-demand scan: %llu files, %llu infected, %llu errors",
 		 (unsigned long long)s->files, (unsigned long long)s->infected,
 		 (unsigned long long)s->errors);
-	unlink_session(d, s);
+	unlink_session(s->scan, s);
 	session_free(s);
 }
 
@@ -94,8 +119,7 @@ static bool excluded(const struct policy *p, const char *path)
 	return false;
 }
 
-static void on_verdict(struct picketd *d, struct scan_owner *o, struct scan_job *job,
-		       const struct verdict *v);
+static void on_verdict(struct scan_owner *o, struct scan_job *job, const struct verdict *v);
 
 /* Opens one regular file without following links or blocking on a FIFO that
  * replaced it, and without touching its access time where root may. */
@@ -120,9 +144,9 @@ static int open_file(const char *path)
 static void walk(struct ondemand *s)
 {
 	FTSENT *e;
-	s->walking = true; /* cached verdicts arrive inside supervisor_submit */
+	s->walking = true; /* cached verdicts arrive inside scan_submit */
 	while (s->fts && s->pending < ONDEMAND_WINDOW && (e = fts_read(s->fts))) {
-		if (e->fts_info == FTS_D && excluded(&s->d->policy, e->fts_path)) {
+		if (e->fts_info == FTS_D && excluded(s->scan->c.policy, e->fts_path)) {
 			fts_set(s->fts, e, FTS_SKIP);
 			s->skipped++;
 			continue;
@@ -134,7 +158,7 @@ static void walk(struct ondemand *s)
 		}
 		if (e->fts_info != FTS_F)
 			continue;
-		if (excluded(&s->d->policy, e->fts_path)) {
+		if (excluded(s->scan->c.policy, e->fts_path)) {
 			s->skipped++;
 			continue;
 		}
@@ -146,7 +170,7 @@ static void walk(struct ondemand *s)
 		}
 		s->pending++;
 		s->bytes += e->fts_statp->st_size;
-		int r = supervisor_submit(s->d, fd, e->fts_path, &s->owner);
+		int r = scan_submit(s->scan, fd, e->fts_path, &s->owner, 0);
 		if (r < 0) {
 			s->pending--;
 			s->errors++;
@@ -180,11 +204,9 @@ static void progress(struct ondemand *s)
 	}
 }
 
-static void on_verdict(struct picketd *d, struct scan_owner *o, struct scan_job *job,
-		       const struct verdict *v)
+static void on_verdict(struct scan_owner *o, struct scan_job *job, const struct verdict *v)
 {
 	struct ondemand *s = (struct ondemand *)o;
-	(void)d;
 	s->pending--;
 	s->files++;
 	if (v->result == SCAN_INFECTED) {
@@ -201,13 +223,13 @@ static void on_verdict(struct picketd *d, struct scan_owner *o, struct scan_job 
 		walk(s);
 }
 
-int ondemand_start(struct picketd *d, const struct proto_request *req,
-		   struct control_client *client)
+int scan_session_start(struct scan *sc, const struct proto_request *req,
+		       struct control_client *client)
 {
-	if (d->svc.state != SVC_READY && faults_is_active(&d->faults, FAULT_SCAN_START)) {
-		char msg[FAULT_DETAIL_MAX + 64];
-		snprintf(msg, sizeof(msg), "scanning is off: %s",
-			 faults_get(&d->faults, FAULT_SCAN_START)->detail);
+	/* A service that could not start says why (fault 7's detail). */
+	if (sc->state != SVC_READY && sc->state_detail[0]) {
+		char msg[sizeof(sc->state_detail) + 64];
+		snprintf(msg, sizeof(msg), "scanning is off: %s", sc->state_detail);
 		return control_send_error(client, msg);
 	}
 	struct ondemand *s = calloc(1, sizeof(*s));
@@ -217,7 +239,7 @@ int ondemand_start(struct picketd *d, const struct proto_request *req,
 	for (size_t i = 0; i < req->n_paths; i++)
 		paths[i] = (char *)req->paths[i];
 	s->owner.done = on_verdict;
-	s->d = d;
+	s->scan = sc;
 	s->client = client;
 	s->progress = req->progress;
 	s->detections = json_object_new_array();
@@ -230,31 +252,31 @@ int ondemand_start(struct picketd *d, const struct proto_request *req,
 	}
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	s->last_progress = s->started;
-	s->next = d->sessions;
-	d->sessions = s;
+	s->next = sc->sessions;
+	sc->sessions = s;
 	walk(s);
 	return 0;
 }
 
-void ondemand_client_gone(struct picketd *d, struct control_client *client)
+void scan_client_gone(struct scan *sc, struct control_client *client)
 {
-	struct ondemand *s = d->sessions, *next;
+	struct ondemand *s = sc->sessions, *next;
 	for (; s; s = next) {
 		next = s->next;
 		if (s->client != client)
 			continue;
-		supervisor_cancel(d, &s->owner);
-		unlink_session(d, s);
+		scan_cancel(sc, &s->owner);
+		unlink_session(sc, s);
 		session_free(s);
 	}
 }
 
-void ondemand_done(struct picketd *d)
+void ondemand_done(struct scan *sc)
 {
-	while (d->sessions) {
-		struct ondemand *s = d->sessions;
-		supervisor_cancel(d, &s->owner);
-		d->sessions = s->next;
+	while (sc->sessions) {
+		struct ondemand *s = sc->sessions;
+		scan_cancel(sc, &s->owner);
+		sc->sessions = s->next;
 		session_free(s);
 	}
 }

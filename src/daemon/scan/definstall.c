@@ -1,3 +1,9 @@
+/* definstall.c - definitions installs: `picketctl defs install`, files
+ * dropped into defs/incoming, and the stability check every candidate set
+ * passes (a test load in a memory- and time-limited child) before the
+ * store switches to it; then the scan service restarts on the new set. */
+#include "scan_int.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -14,39 +20,6 @@
 #include "cleanup.h"
 #include "jsonutil.h"
 #include "log.h"
-#include "picketd.h"
-
-void scan_report_detection(struct picketd *d, struct scan_job *job, const struct verdict *v)
-{
-	char qid[QUARANTINE_ID_LEN + 1] = "";
-	const char *action = "audit";
-	int r = 0;
-
-	if (d->policy.scan_action == POLICY_ACTION_QUARANTINE) {
-		r = job->fd >= 0 ? quarantine_add(&d->quarantine, job->fd, job->path, v->text, qid)
-				 : -EBADF;
-		action = r < 0 ? "quarantine_failed" : "quarantined";
-		if (r < 0)
-			log_error_errno(r, "Failed to quarantine %s", job->path);
-	}
-	log_warning("Detection: %s: %s (%s)", job->path, v->text, action);
-	struct json_object *ev = eventlog_new(&d->events, "detection");
-	if (!ev) {
-		events_emit(d, NULL);
-		return;
-	}
-	json_object_object_add(ev, "path", json_object_new_string(job->path));
-	json_object_object_add(ev, "signature", json_object_new_string(v->text));
-	json_object_object_add(ev, "action", json_object_new_string(action));
-	if (qid[0])
-		json_object_object_add(ev, "qid", json_object_new_string(qid));
-	if (r < 0)
-		json_object_object_add(ev, "error", json_object_new_string(strerror(-r)));
-	struct scan_owner *owner = job->owner;
-	if (owner && owner->annotate)
-		owner->annotate(d, owner, job, ev);
-	events_emit(d, ev);
-}
 
 /* The last non-empty line of text: picket-scand's reason for failing. */
 static void last_line(char *text, char *out, size_t len)
@@ -89,11 +62,11 @@ static int collect(pid_t pid, int fd, char *buf, size_t len, int *ret_status)
  * load takes. */
 static int stability_check(const char *set_dir, char *err, size_t errlen, void *ud)
 {
-	struct picketd *d = ud;
-	const struct policy *p = &d->policy;
-	char *const argv[] = { d->svc.scand_path, "--test-load", "--defs", (char *)set_dir,
+	struct scan *s = ud;
+	const struct policy *p = s->c.policy;
+	char *const argv[] = { s->scand_path, "--test-load", "--defs", (char *)set_dir,
 			       "--user", p->scan_user, "--group", p->scan_group,
-			       "--tmpdir", d->svc.tmpdir, NULL };
+			       "--tmpdir", s->tmpdir, NULL };
 	int pipefd[2];
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
@@ -146,15 +119,15 @@ static int stability_check(const char *set_dir, char *err, size_t errlen, void *
 	return -EBADMSG;
 }
 
-struct json_object *scanning_defs_install(struct picketd *d, const char *const *paths, size_t n)
+struct json_object *scan_defs_install(struct scan *s, const char *const *paths, size_t n)
 {
-	struct defs_install_opts opts = { .allow_unsigned = d->policy.allow_unsigned_defs,
+	struct defs_install_opts opts = { .allow_unsigned = s->c.policy->allow_unsigned_defs,
 					  .stability = stability_check,
-					  .ud = d };
+					  .ud = s };
 	_cleanup_free_ struct defs_report *rep = calloc(1, sizeof(*rep));
 	if (!rep)
 		return NULL;
-	int r = defs_install(&d->defs, paths, n, &opts, rep);
+	int r = defs_install(s->c.defs, paths, n, &opts, rep);
 	struct json_object *o = json_object_new_object();
 	struct json_object *files = json_object_new_array();
 	if (!o || !files) {
@@ -171,23 +144,23 @@ struct json_object *scanning_defs_install(struct picketd *d, const char *const *
 					       json_object_new_string(rep->files[i].reason));
 		json_object_array_add(files, f);
 
-		struct json_object *ev = eventlog_new(
-			&d->events, rep->files[i].accepted ? "defs_accepted" : "defs_rejected");
+		struct json_object *ev = events_new(
+			s->c.sink, rep->files[i].accepted ? "defs_accepted" : "defs_rejected");
 		if (ev) {
 			json_object_object_add(ev, "file", json_object_new_string(rep->files[i].name));
 			if (!rep->files[i].accepted)
 				json_object_object_add(
 					ev, "reason", json_object_new_string(rep->files[i].reason));
 		}
-		events_emit(d, ev);
+		events_emit(s->c.sink, ev);
 	}
 	json_object_object_add(o, "ok", json_object_new_boolean(r == 0));
 	json_object_object_add(o, "files", files);
 	if (r == 0) {
 		json_object_object_add(o, "set", json_object_new_string(rep->set_id));
 		log_notice("Definitions set %s is active", rep->set_id);
-		scanq_defs_changed(&d->scanq);
-		supervisor_restart(d);
+		scanq_defs_changed(&s->q);
+		supervisor_restart(s);
 	} else {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "no definitions were installed: %s",
@@ -197,7 +170,7 @@ struct json_object *scanning_defs_install(struct picketd *d, const char *const *
 	return o;
 }
 
-struct json_object *scanning_defs_status(struct picketd *d)
+struct json_object *scan_defs_status(struct scan *s)
 {
 	_cleanup_free_ struct defs_status *st = calloc(1, sizeof(*st));
 	if (!st)
@@ -205,7 +178,7 @@ struct json_object *scanning_defs_status(struct picketd *d)
 	struct json_object *o = json_object_new_object();
 	if (!o)
 		return NULL;
-	int r = defs_status(&d->defs, st);
+	int r = defs_status(s->c.defs, st);
 	if (r < 0) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "%s",
@@ -238,7 +211,7 @@ struct json_object *scanning_defs_status(struct picketd *d)
 			       json_object_new_string(st->has_last_known_good
 							      ? st->last_known_good_id
 							      : ""));
-	json_object_object_add(o, "loaded_signatures", json_object_new_int64(d->svc.ready.sigs));
+	json_object_object_add(o, "loaded_signatures", json_object_new_int64(s->ready.sigs));
 	json_object_object_add(o, "files", files);
 	return o;
 }
@@ -247,7 +220,7 @@ struct json_object *scanning_defs_status(struct picketd *d)
  * `picketctl defs install` would, then removed from the drop folder. */
 static void on_incoming(struct io_source *src, uint32_t events)
 {
-	struct picketd *d = src->obj;
+	struct scan *s = src->obj;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
 	(void)events;
@@ -259,24 +232,31 @@ static void on_incoming(struct io_source *src, uint32_t events)
 			    ev->name[0] == '.')
 				continue; /* dot files: a writer's temporary, renamed in later */
 			char path[PATH_MAX];
-			if (snprintf(path, sizeof(path), "%s/%s", d->incoming_dir, ev->name) >=
+			if (snprintf(path, sizeof(path), "%s/%s", s->incoming_dir, ev->name) >=
 			    (int)sizeof(path))
 				continue;
 			const char *one[] = { path };
 			log_info("Definitions dropped in %s: installing", path);
-			json_object_put(scanning_defs_install(d, one, 1));
+			json_object_put(scan_defs_install(s, one, 1));
 			if (unlink(path) < 0 && errno != ENOENT)
 				log_warning_errno(errno, "Failed to remove %s", path);
 		}
 }
 
-int scanning_incoming_setup(struct picketd *d)
+int definstall_setup(struct scan *s)
 {
-	snprintf(d->incoming_dir, sizeof(d->incoming_dir), "%s/defs/incoming", d->opt.state_dir);
-	d->incoming = (struct io_source){ inotify_init1(IN_NONBLOCK | IN_CLOEXEC), on_incoming, d };
-	if (d->incoming.fd < 0)
+	snprintf(s->incoming_dir, sizeof(s->incoming_dir), "%s/defs/incoming", s->c.state_dir);
+	s->incoming = (struct io_source){ inotify_init1(IN_NONBLOCK | IN_CLOEXEC), on_incoming, s };
+	if (s->incoming.fd < 0)
 		return -errno;
-	if (inotify_add_watch(d->incoming.fd, d->incoming_dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0)
+	if (inotify_add_watch(s->incoming.fd, s->incoming_dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0)
 		return -errno;
-	return loop_add(d->epfd, &d->incoming, EPOLLIN);
+	return loop_add(s->c.epfd, &s->incoming, EPOLLIN);
+}
+
+void definstall_done(struct scan *s)
+{
+	if (s->incoming.fd >= 0)
+		loop_del(s->c.epfd, &s->incoming);
+	closep(&s->incoming.fd);
 }

@@ -1,0 +1,76 @@
+/* scansvc.c - faults 6 and 7 follow the scan service's hooks: 7 while it
+ * cannot start, 6 when it crashed scan_crash_count times within
+ * scan_crash_window, cleared after scan_calm without a crash, critical
+ * once still active scan_escalate after the connector started. */
+#include "health_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void health_scan_start_failed(void *ud, const char *detail)
+{
+	struct health *h = ud;
+	faults_raise(h->c.faults, FAULT_SCAN_START, detail);
+}
+
+void health_scan_ready(void *ud, pid_t pid, const char *as_root)
+{
+	struct health *h = ud;
+	(void)pid;
+	snprintf(h->scan_root_reason, sizeof(h->scan_root_reason), "%s", as_root);
+	faults_clear(h->c.faults, FAULT_SCAN_START);
+	health_recheck(h); /* fault 5 now knows what the service runs as */
+}
+
+void health_scan_crashed(void *ud, const char *how, const char *path)
+{
+	struct health *h = ud;
+	const struct policy *p = h->c.policy;
+	time_t now = time(NULL);
+	size_t keep = 0;
+	(void)how;
+
+	for (size_t i = 0; i < h->n_crashes; i++)
+		if (now - h->crashes[i] < (time_t)p->scan_crash_window) {
+			h->crashes[keep] = h->crashes[i];
+			memcpy(h->crash_files[keep], h->crash_files[i], PATH_MAX);
+			keep++;
+		}
+	if (keep == HEALTH_MAX_CRASHES)
+		keep--;
+	h->crashes[keep] = now;
+	snprintf(h->crash_files[keep], PATH_MAX, "%s", path[0] ? path : "(idle)");
+	h->n_crashes = keep + 1;
+	h->last_crash = now;
+	if (h->n_crashes < p->scan_crash_count)
+		return;
+	char detail[FAULT_DETAIL_MAX];
+	int n = snprintf(detail, sizeof(detail), "%zu crashes in %u s; in the engine:",
+			 h->n_crashes, p->scan_crash_window);
+	for (size_t i = 0; i < h->n_crashes && n > 0 && (size_t)n < sizeof(detail); i++)
+		n += snprintf(detail + n, sizeof(detail) - n, "%s %s", i ? "," : "",
+			      h->crash_files[i]);
+	faults_raise(h->c.faults, FAULT_SCAN_RESTARTING, detail);
+}
+
+void health_tick(struct health *h)
+{
+	const struct policy *p = h->c.policy;
+	time_t now = time(NULL);
+
+	if (!faults_is_active(h->c.faults, FAULT_SCAN_RESTARTING))
+		return;
+	if (now - h->last_crash >= (time_t)p->scan_calm) {
+		h->n_crashes = 0;
+		faults_clear(h->c.faults, FAULT_SCAN_RESTARTING);
+		return;
+	}
+	if (now - h->c.started_at >= (time_t)p->scan_escalate) {
+		const struct fault_state *f = faults_get(h->c.faults, FAULT_SCAN_RESTARTING);
+		char detail[FAULT_DETAIL_MAX];
+		/* Cut to the detail's size: the crash list is what may not fit. */
+		if (snprintf(detail, sizeof(detail), "user intervention needed: %s", f->detail) < 0)
+			return;
+		faults_escalate(h->c.faults, FAULT_SCAN_RESTARTING, FAULT_CRITICAL, detail);
+	}
+}

@@ -1,0 +1,264 @@
+/* fsmon_marks.c - the file monitor's filesystem marks: one in each group on
+ * every filesystem mounts.h selects, brought in line with the mount table
+ * at start, on a reload and on every mount change (see fsmon.h). */
+#include "fsmon_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "policy.h"
+
+/* The mount of fs, opened and checked to be the one marked: -ESTALE when
+ * something else is mounted there now. */
+int fsmon_open_mount(const char *target, int mnt_id)
+{
+	int fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	struct statx stx;
+	if (mnt_id > 0 && statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) == 0 &&
+	    (stx.stx_mask & STATX_MNT_ID) && stx.stx_mnt_id != (uint64_t)mnt_id) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+static void unmarked_add(struct json_object *list, const char *mount, const char *fstype,
+			 const char *what, int err, const char *why)
+{
+	struct json_object *o = json_object_new_object();
+	if (!o)
+		return;
+	json_object_object_add(o, "mount", json_object_new_string(mount));
+	if (fstype)
+		json_object_object_add(o, "fstype", json_object_new_string(fstype));
+	json_object_object_add(o, "events", json_object_new_string(what));
+	if (err)
+		json_object_object_add(o, "errno", json_object_new_int(err));
+	json_object_object_add(o, "error", json_object_new_string(why ? why : strerror(err)));
+	json_object_array_add(list, o);
+}
+
+int fsmon_mark(int group, unsigned flags, uint64_t mask, int mfd)
+{
+	if (fanotify_mark(group, flags | FAN_MARK_FILESYSTEM, mask, mfd, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Adds the marks of every group on one filesystem; 0 when at least the
+ * close-write mark holds (the rest is reported in status), else -errno. */
+static int mark_fs(struct fsmon *f, const struct mount_entry *e, struct fsmon_fs *ret)
+{
+	struct statfs sfs;
+	int r;
+	_cleanup_close_ int mfd = fsmon_open_mount(e->target, e->id);
+	if (mfd < 0)
+		return mfd;
+	if (fstatfs(mfd, &sfs) < 0)
+		return -errno;
+	r = fsmon_mark(f->notif.fd, FAN_MARK_ADD, NOTIF_MASK, mfd);
+	if (r < 0)
+		return r;
+	*ret = (struct fsmon_fs){ .major = e->major, .minor = e->minor, .mnt_id = e->id,
+				  .fsid = sfs.f_fsid, .groups = G_NOTIF };
+	r = fsmon_mark(f->fid.fd, FAN_MARK_ADD, FID_MASK, mfd);
+	if (r < 0)
+		ret->fid_err = -r;
+	else
+		ret->groups |= G_FID;
+	if (f->perm) {
+		r = fsmon_mark(f->perm->fd, FAN_MARK_ADD, PERM_MASK, mfd);
+		if (r < 0)
+			ret->perm_err = -r;
+		else
+			ret->groups |= G_PERM;
+	}
+	return 0;
+}
+
+void fsmon_fs_free(struct fsmon_fs *fs)
+{
+	free(fs->mount);
+	free(fs->fstype);
+}
+
+/* Removes our marks from a filesystem we no longer watch, through any mount
+ * of it still there (none: it is unmounted and its marks went with it). */
+static void unmark_fs(struct fsmon *f, const struct fsmon_fs *fs, const struct mount_list *l)
+{
+	for (size_t i = 0; i <= l->n; i++) {
+		const char *target = i < l->n ? l->v[i].target : fs->mount;
+		int id = i < l->n ? l->v[i].id : fs->mnt_id;
+		if (i < l->n && (l->v[i].major != fs->major || l->v[i].minor != fs->minor ||
+				 l->v[i].choice == MOUNT_HIDDEN))
+			continue;
+		_cleanup_close_ int mfd = fsmon_open_mount(target, id);
+		if (mfd < 0)
+			continue;
+		fsmon_mark(f->notif.fd, FAN_MARK_REMOVE, NOTIF_MASK, mfd);
+		if (fs->groups & G_FID)
+			fsmon_mark(f->fid.fd, FAN_MARK_REMOVE, FID_MASK, mfd);
+		if ((fs->groups & G_PERM) && f->perm)
+			fsmon_mark(f->perm->fd, FAN_MARK_REMOVE, PERM_MASK, mfd);
+		return;
+	}
+}
+
+static bool picked(const struct mount_list *l, const struct fsmon_fs *fs)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].choice == MOUNT_WATCH && l->v[i].major == fs->major &&
+		    l->v[i].minor == fs->minor && strcmp(l->v[i].target, fs->mount) == 0)
+			return true;
+	return false;
+}
+
+static bool marked(const struct fsmon *f, const struct mount_entry *e)
+{
+	for (size_t i = 0; i < f->n_fs; i++)
+		if (f->fs[i].major == e->major && f->fs[i].minor == e->minor &&
+		    strcmp(f->fs[i].mount, e->target) == 0)
+			return true;
+	return false;
+}
+
+static void drop_unpicked(struct fsmon *f, const struct mount_list *l)
+{
+	size_t keep = 0;
+	for (size_t i = 0; i < f->n_fs; i++) {
+		if (picked(l, &f->fs[i])) {
+			f->fs[keep++] = f->fs[i];
+			continue;
+		}
+		log_info("file monitor: no longer watching %s", f->fs[i].mount);
+		unmark_fs(f, &f->fs[i], l);
+		fsmon_fs_free(&f->fs[i]);
+	}
+	f->n_fs = keep;
+}
+
+static void add_picked(struct fsmon *f, const struct mount_list *l, struct json_object *unmarked)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct mount_entry *e = &l->v[i];
+		struct fsmon_fs fs;
+		if (e->choice != MOUNT_WATCH || marked(f, e))
+			continue;
+		int r = mark_fs(f, e, &fs);
+		if (r < 0) {
+			log_warning_errno(r, "file monitor: cannot mark %s (%s)", e->target, e->fstype);
+			unmarked_add(unmarked, e->target, e->fstype, "all", -r, NULL);
+			continue;
+		}
+		struct fsmon_fs *grown = realloc(f->fs, (f->n_fs + 1) * sizeof(*f->fs));
+		fs.mount = strdup(e->target);
+		fs.fstype = strdup(e->fstype);
+		if (!grown || !fs.mount || !fs.fstype) {
+			if (grown)
+				f->fs = grown;
+			/* Marked but not recorded: events still resolve by path. */
+			fsmon_fs_free(&fs);
+			continue;
+		}
+		f->fs = grown;
+		f->fs[f->n_fs++] = fs;
+		log_info("file monitor: watching %s (%s)%s%s", e->target, e->fstype,
+			 fs.fid_err ? ", moves not seen: " : "", fs.fid_err ? strerror(fs.fid_err) : "");
+	}
+}
+
+/* mounts_include entries that name no mount point, for status. */
+static void unmarked_not_mounts(const struct policy *p, const struct mount_list *l,
+				struct json_object *unmarked)
+{
+	for (size_t i = 0; i < p->n_mounts_include; i++)
+		if (!mounts_is_mount_point(l, p->mounts_include[i]))
+			unmarked_add(unmarked, p->mounts_include[i], NULL, "all", 0,
+				     "not a mount point");
+}
+
+/* The groups without a mark on a filesystem that is marked, for status. */
+static void unmarked_groups(const struct fsmon *f, struct json_object *unmarked)
+{
+	for (size_t i = 0; i < f->n_fs; i++) {
+		if (f->fs[i].fid_err)
+			unmarked_add(unmarked, f->fs[i].mount, f->fs[i].fstype, "moves",
+				     f->fs[i].fid_err, NULL);
+		if (f->fs[i].perm_err)
+			unmarked_add(unmarked, f->fs[i].mount, f->fs[i].fstype, "exec",
+				     f->fs[i].perm_err, NULL);
+	}
+}
+
+/* No filesystem is marked: err says why, from the first one left unmarked,
+ * else from the mount selection (n_mounts: the mount table's size). */
+static int none_marked(struct json_object *unmarked, size_t n_mounts, char *err, size_t errlen)
+{
+	size_t n = json_object_array_length(unmarked);
+	struct json_object *first = n ? json_object_array_get_idx(unmarked, 0) : NULL;
+	struct json_object *m = NULL, *e = NULL;
+	if (first && json_object_object_get_ex(first, "mount", &m) &&
+	    json_object_object_get_ex(first, "error", &e))
+		snprintf(err, errlen, "fanotify: fanotify_mark: %s: %s", json_object_get_string(m),
+			 json_object_get_string(e));
+	else
+		snprintf(err, errlen, "fanotify: no filesystem to watch (%zu mounts, "
+				      "mounts_include/mounts_exclude leave none)", n_mounts);
+	return -ENODEV;
+}
+
+/* Reads the mount table again and brings the marks in line: filesystems no
+ * longer selected lose theirs, new ones get them.  The number of
+ * filesystems marked, or -errno with err set. */
+int fsmon_remark(struct fsmon *f, char *err, size_t errlen)
+{
+	const struct policy *policy = f->mon.ctx->policy;
+	struct mount_list l = { 0 };
+	char perr[256];
+	int r = mounts_read(MOUNTINFO, &l, perr, sizeof(perr));
+	if (r < 0) {
+		snprintf(err, errlen, "fanotify: mount table: %s", perr);
+		return r;
+	}
+	mounts_choose(&l, policy->mounts_include, policy->n_mounts_include,
+		      policy->mounts_exclude, policy->n_mounts_exclude);
+	struct json_object *unmarked = json_object_new_array();
+	if (!unmarked) {
+		mounts_free(&l);
+		return -ENOMEM;
+	}
+	unmarked_not_mounts(policy, &l, unmarked);
+	drop_unpicked(f, &l);
+	add_picked(f, &l, unmarked);
+	fsmon_ignore_sync(f, &l);
+	unmarked_groups(f, unmarked);
+	json_object_put(f->unmarked);
+	f->unmarked = unmarked;
+	r = f->n_fs ? (int)f->n_fs : none_marked(unmarked, l.n, err, errlen);
+	mounts_free(&l);
+	return r;
+}
+
+void fsmon_on_mountinfo(struct io_source *src, uint32_t events)
+{
+	struct fsmon *f = src->obj;
+	char err[256];
+	(void)events;
+	if (src->fd < 0)
+		return;
+	log_debug("file monitor: the mount table changed");
+	if (fsmon_remark(f, err, sizeof(err)) < 0)
+		log_warning("file monitor: after a mount change: %s", err);
+}
