@@ -480,6 +480,37 @@ static bool old_version(struct install *ins, const char *name, unsigned *ret)
 	return false;
 }
 
+/* Checks input i, staged as dst: header, checksum, signature, version. */
+static int check_staged(struct install *ins, size_t i, const char *path, int dst)
+{
+	struct input *in = &ins->in[i];
+	struct defs_file_result *res = &ins->rep->files[i];
+	char reason[512];
+	int r;
+
+	/* Where it came from travels with the inode, through every later set
+	 * that hard-links it; a filesystem without user xattrs loses only this
+	 * (status then says the source is unknown). */
+	(void)fsetxattr(dst, SOURCE_XATTR, path, strlen(path), 0);
+	r = cvd_check_file(dst, in->name, ins->opts->allow_unsigned, &in->hdr, reason,
+			   sizeof(reason));
+	if (r == -EBADMSG || r == -EINVAL)
+		return refuse(ins, i, path, reason);
+	if (r < 0)
+		return r;
+	unsigned old;
+	if (old_version(ins, in->name, &old) && in->hdr.version < old) {
+		set_text(reason, sizeof(reason),
+			 "version %u is older than the active version %u of this database",
+			 in->hdr.version, old);
+		return refuse(ins, i, path, reason);
+	}
+	in->accepted = true;
+	res->accepted = true;
+	res->reason[0] = '\0';
+	return 0;
+}
+
 /* Stages and checks input i.  <0 only for errors of the store itself. */
 static int take_input(struct install *ins, size_t i, const char *path)
 {
@@ -528,28 +559,7 @@ static int take_input(struct install *ins, size_t i, const char *path)
 	}
 	if (r < 0)
 		return r;
-
-	/* Where it came from travels with the inode, through every later set
-	 * that hard-links it; a filesystem without user xattrs loses only this
-	 * (status then says the source is unknown). */
-	(void)fsetxattr(dst, SOURCE_XATTR, path, strlen(path), 0);
-	r = cvd_check_file(dst, in->name, ins->opts->allow_unsigned, &in->hdr, reason,
-			   sizeof(reason));
-	if (r == -EBADMSG || r == -EINVAL)
-		return refuse(ins, i, path, reason);
-	if (r < 0)
-		return r;
-	unsigned old;
-	if (old_version(ins, in->name, &old) && in->hdr.version < old) {
-		set_text(reason, sizeof(reason),
-			 "version %u is older than the active version %u of this database",
-			 in->hdr.version, old);
-		return refuse(ins, i, path, reason);
-	}
-	in->accepted = true;
-	res->accepted = true;
-	res->reason[0] = '\0';
-	return 0;
+	return check_staged(ins, i, path, dst);
 }
 
 static bool replaced(const struct install *ins, size_t n, const char *name)
@@ -683,17 +693,11 @@ static int unstable(struct install *ins, size_t n, const char *const *paths, con
 	return r;
 }
 
-static int install_locked(struct install *ins, const char *const *paths, size_t n)
+/* The active set, if any, as the one the new set builds on. */
+static int open_active(struct install *ins)
 {
 	struct defs *d = ins->d;
-	char id[64], set_dir[PATH_MAX], why[512] = "";
-	size_t accepted = 0;
-	time_t now = time(NULL);
-	int r;
-
-	clear_dir(d->fd, STAGING);
-	prune_sets(d);
-	r = read_link(d->fd, ACTIVE, ins->old_id);
+	int r = read_link(d->fd, ACTIVE, ins->old_id);
 	if (r == -ENOENT)
 		ins->old_id[0] = '\0';
 	else if (r < 0)
@@ -708,6 +712,15 @@ static int install_locked(struct install *ins, const char *const *paths, size_t 
 		else if (ins->old_fd < 0)
 			return ins->old_fd;
 	}
+	return 0;
+}
+
+/* Stages and checks every input; -EBADMSG when none is accepted. */
+static int stage_inputs(struct install *ins, const char *const *paths, size_t n)
+{
+	struct defs *d = ins->d;
+	size_t accepted = 0;
+	int r;
 
 	if (mkdirat(d->fd, STAGING "/" STAGED_IN, 0700) < 0)
 		return -errno;
@@ -720,8 +733,20 @@ static int install_locked(struct install *ins, const char *const *paths, size_t 
 			return r;
 		accepted += ins->in[i].accepted;
 	}
-	if (accepted == 0)
-		return -EBADMSG;
+	return accepted ? 0 : -EBADMSG;
+}
+
+static int install_locked(struct install *ins, const char *const *paths, size_t n)
+{
+	struct defs *d = ins->d;
+	char id[64], set_dir[PATH_MAX], why[512] = "";
+	time_t now = time(NULL);
+	int r;
+
+	clear_dir(d->fd, STAGING);
+	prune_sets(d);
+	if ((r = open_active(ins)) < 0 || (r = stage_inputs(ins, paths, n)) < 0)
+		return r;
 
 	if ((r = new_set_id(d, now, id)) < 0)
 		return r;
