@@ -10,12 +10,15 @@
 #include <unistd.h>
 
 static inline void freep(void *p) { free(*(void **)p); }
+/* Leaves -1 behind: a source closed by one handler is seen as closed by
+ * the next handler of the same wakeup, never read (or closed) again. */
 static inline void closep(int *fd)
 {
 	if (*fd >= 0) {
 		int saved = errno; /* close() must not clobber the caller's errno */
 		close(*fd);
 		errno = saved;
+		*fd = -1;
 	}
 }
 static inline void fclosep(FILE **f)

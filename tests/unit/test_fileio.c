@@ -2,10 +2,12 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cleanup.h"
 #include "fileio.h"
 
 static mode_t mode_of(const char *path)
@@ -148,6 +150,18 @@ static void test_read_all_missing_is_enoent(void **state)
 	assert_null(buf);
 }
 
+/* A closed source must read as closed to the next handler of the same
+ * wakeup (the supervisor's message loop checks sock.fd < 0). */
+static void test_closep_leaves_minus_one(void **state)
+{
+	int fd = open(tu_path(*state, "."), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	closep(&fd);
+	assert_int_equal(fd, -1);
+	closep(&fd); /* again: nothing to close, still -1 */
+	assert_int_equal(fd, -1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_tmpdir_setup, tu_tmpdir_teardown)
 
 int main(void)
@@ -167,6 +181,7 @@ int main(void)
 		T(test_read_all_exactly_max),
 		T(test_read_all_too_big_is_efbig),
 		T(test_read_all_missing_is_enoent),
+		T(test_closep_leaves_minus_one),
 	};
 	return cmocka_run_group_tests_name("fileio", tests, NULL, NULL);
 }
