@@ -448,6 +448,38 @@ static void test_tick_escalates_6_long_after_start(void **state)
 	assert_int_equal(f->severity, FAULT_MAJOR);
 }
 
+/* A crash after the escalation keeps what the escalation said. */
+static void test_crash_after_escalation_keeps_the_prefix(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(health_up(fx, time(NULL) - 1000), 0);
+	for (int i = 0; i < 3; i++)
+		health_scan_crashed(fx->h, "SIGSEGV", "/a");
+	health_tick(fx->h);
+	health_scan_crashed(fx->h, "SIGSEGV", "/b");
+	const struct fault_state *f = faults_get(&fx->fs, FAULT_SCAN_RESTARTING);
+	assert_int_equal(f->severity, FAULT_CRITICAL);
+	assert_string_equal(f->detail, "user intervention needed: 4 crashes in 300 s; in the "
+				       "engine: /a, /a, /a, /b");
+}
+
+/* A full window drops the oldest crash: the newest files are the suspects. */
+static void test_full_window_keeps_the_newest(void **state)
+{
+	struct fixture *fx = *state;
+	char path[32];
+
+	assert_int_equal(health_up(fx, time(NULL)), 0);
+	for (int i = 0; i < 70; i++) {
+		snprintf(path, sizeof(path), "/f%d", i);
+		health_scan_crashed(fx->h, "SIGSEGV", path);
+	}
+	const struct fault_state *f = faults_get(&fx->fs, FAULT_SCAN_RESTARTING);
+	assert_non_null(strstr(f->detail, "64 crashes in 300 s; in the engine: /f6, /f7,"));
+	assert_null(strstr(f->detail, "/f5,"));
+}
+
 static void test_no_escalation_when_calm_has_passed(void **state)
 {
 	struct fixture *fx = *state;
@@ -852,6 +884,8 @@ int main(void)
 		T(test_crashes_out_of_the_window_fall_out),
 		T(test_tick_clears_6_after_calm),
 		T(test_tick_escalates_6_long_after_start),
+		T(test_crash_after_escalation_keeps_the_prefix),
+		T(test_full_window_keeps_the_newest),
 		T(test_no_escalation_when_calm_has_passed),
 		T(test_event_write_failure_raises_21),
 		T(test_event_sink_failure_and_retry),

@@ -22,6 +22,23 @@ void health_scan_ready(void *ud, pid_t pid, const char *as_root)
 	health_recheck(h); /* fault 5 now knows what the service runs as */
 }
 
+/* "N crashes in W s; in the engine: /a, /b", prefixed once the fault is
+ * escalated, so a later crash does not drop what the escalation said. */
+static void crash_detail(const struct health *h, bool escalated, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s%zu crashes in %u s; in the engine:",
+			 escalated ? "user intervention needed: " : "", h->n_crashes,
+			 h->c.policy->scan_crash_window);
+	for (size_t i = 0; i < h->n_crashes && n > 0 && (size_t)n < len; i++)
+		n += snprintf(out + n, len - n, "%s %s", i ? "," : "", h->crash_files[i]);
+}
+
+static bool escalated(const struct health *h)
+{
+	const struct fault_state *f = faults_get(h->c.faults, FAULT_SCAN_RESTARTING);
+	return f && f->active && f->severity == FAULT_CRITICAL;
+}
+
 void health_scan_crashed(void *ud, const char *how, const char *path)
 {
 	struct health *h = ud;
@@ -36,8 +53,11 @@ void health_scan_crashed(void *ud, const char *how, const char *path)
 			memcpy(h->crash_files[keep], h->crash_files[i], PATH_MAX);
 			keep++;
 		}
-	if (keep == HEALTH_MAX_CRASHES)
+	if (keep == HEALTH_MAX_CRASHES) { /* the oldest goes: the newest name the suspect */
+		memmove(h->crashes, h->crashes + 1, (keep - 1) * sizeof(h->crashes[0]));
+		memmove(h->crash_files, h->crash_files + 1, (keep - 1) * sizeof(h->crash_files[0]));
 		keep--;
+	}
 	h->crashes[keep] = now;
 	snprintf(h->crash_files[keep], PATH_MAX, "%s", path[0] ? path : "(idle)");
 	h->n_crashes = keep + 1;
@@ -45,11 +65,7 @@ void health_scan_crashed(void *ud, const char *how, const char *path)
 	if (h->n_crashes < p->scan_crash_count)
 		return;
 	char detail[FAULT_DETAIL_MAX];
-	int n = snprintf(detail, sizeof(detail), "%zu crashes in %u s; in the engine:",
-			 h->n_crashes, p->scan_crash_window);
-	for (size_t i = 0; i < h->n_crashes && n > 0 && (size_t)n < sizeof(detail); i++)
-		n += snprintf(detail + n, sizeof(detail) - n, "%s %s", i ? "," : "",
-			      h->crash_files[i]);
+	crash_detail(h, escalated(h), detail, sizeof(detail));
 	faults_raise(h->c.faults, FAULT_SCAN_RESTARTING, detail);
 }
 
@@ -65,12 +81,9 @@ void health_tick(struct health *h)
 		faults_clear(h->c.faults, FAULT_SCAN_RESTARTING);
 		return;
 	}
-	if (now - h->c.started_at >= (time_t)p->scan_escalate) {
-		const struct fault_state *f = faults_get(h->c.faults, FAULT_SCAN_RESTARTING);
+	if (now - h->c.started_at >= (time_t)p->scan_escalate && !escalated(h)) {
 		char detail[FAULT_DETAIL_MAX];
-		/* Cut to the detail's size: the crash list is what may not fit. */
-		if (snprintf(detail, sizeof(detail), "user intervention needed: %s", f->detail) < 0)
-			return;
+		crash_detail(h, true, detail, sizeof(detail));
 		faults_escalate(h->c.faults, FAULT_SCAN_RESTARTING, FAULT_CRITICAL, detail);
 	}
 }
