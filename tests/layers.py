@@ -21,7 +21,8 @@ What is checked, for every .c and .h file under src/daemon/:
     folder only;
   * picketd.h, the whole daemon context, is included only by picketd.c and
     commands.c;
-  * faults_raise, faults_raise_remedy, faults_escalate and faults_clear are
+  * faults_raise, faults_raise_remedy, faults_escalate, faults_clear,
+    faults_set_cause and faults_set_applies are
     called only in health/ (and defined in core/faults.c, core/faults.h);
     comments and string literals do not count.
 
@@ -64,7 +65,7 @@ CONTEXT_USERS = {DAEMON / "picketd.c", DAEMON / "commands.c"}
 GENERATED_LAYER = "monitor"
 
 # The fault registry's state changes and where they may appear.
-FAULT_CALL = re.compile(r"\bfaults_(raise|raise_remedy|clear|escalate)\s*\(")
+FAULT_CALL = re.compile(r"\bfaults_(raise|raise_remedy|clear|escalate|set_cause|set_applies)\s*\(")
 FAULT_LAYER = "health"
 FAULT_DEFINERS = {DAEMON / "core/faults.c", DAEMON / "core/faults.h"}
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "fault_catalog.h"
 
 #define WRAP_WIDTH 78
 #define STATUS_LABEL "%-11s" /* "Monitors:" and its padding up to the value column */
@@ -282,10 +283,13 @@ static void status_overload(struct json_object *o)
 	struct json_object *top = jget_array(o, "top_sources");
 	if (!o)
 		return;
-	printf(STATUS_LABEL "%s monitoring, %.0f events/s, %" PRId64 " lost, %" PRId64
-	       " left out (degraded), scan queue %" PRId64 " (high-water %" PRId64 ")\n",
-	       "Events:", or_dash(jget_str(o, "mode")), jget_double(o, "rate", 0),
-	       jget_int(o, "dropped", 0), jget_int(o, "suppressed", 0),
+	bool degraded = strcmp(or_dash(jget_str(o, "mode")), "degraded") == 0;
+	printf(STATUS_LABEL "%s, %.0f events/s, %" PRId64 " lost, %" PRId64
+	       " left out, scan queue %" PRId64 " (high-water %" PRId64 ")\n",
+	       "Overload:",
+	       degraded ? "yes: degraded mode, only the critical set is monitored"
+			: "no: every event is monitored",
+	       jget_double(o, "rate", 0), jget_int(o, "dropped", 0), jget_int(o, "suppressed", 0),
 	       jget_int(o, "scan_queue", 0), jget_int(o, "scan_queue_high_water", 0));
 	for (size_t i = 0; i < jlen(top) && i < 3; i++) {
 		struct json_object *t = json_object_array_get_idx(top, i);
@@ -343,6 +347,16 @@ static void status_host(struct json_object *h)
 	putchar('\n');
 }
 
+/* The faults a root cause keeps from being raised on their own, under it. */
+static void status_affects(struct json_object *affects)
+{
+	for (size_t i = 0; i < jlen(affects); i++) {
+		int id = json_object_get_int(json_object_array_get_idx(affects, i));
+		const struct fault_def *def = fault_def_find(id);
+		printf("%14s%s ID %d - %s\n", "", i ? "   " : "->", id, def ? def->name : "?");
+	}
+}
+
 static void status_faults(struct json_object *faults)
 {
 	struct json_object *active = jget_array(faults, "active");
@@ -363,7 +377,18 @@ static void status_faults(struct json_object *faults)
 		} else {
 			putchar('\n');
 		}
+		status_affects(jget_array(f, "affects"));
 	}
+}
+
+/* The connector's protection, from the worst active fault (FAULTS.md). */
+static void status_protection(struct json_object *reply)
+{
+	const char *p = or_dash(jget_str(reply, "protection"));
+	const char *why = strcmp(p, "impaired") == 0  ? ": a protection is off (critical fault)"
+			  : strcmp(p, "reduced") == 0 ? ": a protection is degraded (see Faults)"
+						      : "";
+	printf(STATUS_LABEL "%s%s\n", "Protected:", p, why);
 }
 
 void render_status(struct json_object *reply)
@@ -373,7 +398,7 @@ void render_status(struct json_object *reply)
 	fmt_uptime(jget_int(reply, "uptime", 0), up, sizeof(up));
 	printf("picketd %s: running (pid %" PRId64 ", up %s)\n",
 	       or_dash(jget_str(reply, "version")), jget_int(reply, "pid", 0), up);
-	printf(STATUS_LABEL "%s\n", "Mode:", or_dash(jget_str(reply, "mode")));
+	status_protection(reply);
 	status_policy(jget_obj(reply, "policy"));
 	status_monitors(jget_obj(reply, "monitors"));
 	status_scanner(jget_obj(reply, "scanner"));

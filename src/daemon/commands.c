@@ -25,6 +25,16 @@ static struct json_object *reply_error(const char *msg)
 	return o;
 }
 
+/* A fault as the control socket gives it: with its root cause or what it causes. */
+static struct json_object *fault_json(const struct faults *fs, const struct fault_state *f,
+				      bool with_remedy)
+{
+	struct json_object *o = fault_state_to_json(f, with_remedy);
+	if (o)
+		faults_relations_json(fs, f->def->id, o);
+	return o;
+}
+
 /* Active faults first, then by id; `all` adds the cleared ones. */
 static struct json_object *fault_list(const struct faults *fs, bool all)
 {
@@ -33,7 +43,7 @@ static struct json_object *fault_list(const struct faults *fs, bool all)
 		for (size_t i = 0; i < fs->n; i++) {
 			const struct fault_state *f = &fs->st[i];
 			if (f->active == (pass == 0) && (f->active || all))
-				json_object_array_add(arr, fault_state_to_json(f, false));
+				json_object_array_add(arr, fault_json(fs, f, false));
 		}
 	return arr;
 }
@@ -56,11 +66,12 @@ static struct json_object *cmd_status(struct picketd *d)
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
 	json_object_object_add(o, "started_at", json_object_new_int64(d->started_at));
 	json_object_object_add(o, "uptime", json_object_new_int64(now - d->started_at));
-	json_object_object_add(o, "mode", json_object_new_string(counts[FAULT_CRITICAL] ||
-									 counts[FAULT_MAJOR] ||
-									 counts[FAULT_MINOR]
-								 ? "degraded"
-								 : "normal"));
+	/* FAULTS.md's severities: critical, a protection is off; major, one is
+	 * degraded.  Not to be confused with fault 18's overload mode. */
+	json_object_object_add(o, "protection",
+			       json_object_new_string(counts[FAULT_CRITICAL]                  ? "impaired"
+						      : counts[FAULT_MAJOR] || counts[FAULT_MINOR] ? "reduced"
+														   : "full"));
 
 	struct json_object *pol = json_object_new_object();
 	json_object_object_add(pol, "path", json_object_new_string(d->policy.path));
@@ -102,7 +113,7 @@ static struct json_object *cmd_fault(struct picketd *d, int id)
 	}
 	struct json_object *o = reply_ok();
 	if (o)
-		json_object_object_add(o, "fault", fault_state_to_json(f, true));
+		json_object_object_add(o, "fault", fault_json(&d->faults, f, true));
 	return o;
 }
 

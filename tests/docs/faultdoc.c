@@ -139,6 +139,11 @@ static void rules(void)
 	puts("- The detail of an active fault says what exactly was detected: the path, the "
 	     "errno, the kernel release, the counts. Where the daemon knows a remediation "
 	     "specific to the host, it shows that one in place of the general one below.");
+	puts("- One cause, one fault: while fault 16 or 11 keeps the eBPF monitors from "
+	     "starting, faults 9 and 22 are not raised on their own. The cause's detail names "
+	     "the monitors it takes down, `affects` lists them in JSON (`caused_by` on theirs), "
+	     "and status shows them under it. Once the cause clears, the monitors start, or "
+	     "raise their own fault with their own errno.");
 	puts("");
 }
 

@@ -107,41 +107,68 @@ exec_event() {
 }
 
 
-@test "fault 16: an incompatible kernel keeps eBPF off; the file monitor goes on with fanotify" {
+@test "fault 16: an incompatible kernel keeps eBPF off; one root cause names the monitors it takes down" {
 	put "$ROOT/proc/sys/kernel/osrelease" "4.14.0"
 	write_policy "monitor_process_execution = true;" "monitor_file_copies_moves = true;"
 	start_picketd
-	assert_eq "$(active_faults)" "9 16 22"
-	assert_eq "$(fault_detail 22)" "ebpf: not tried: fault 16: kernel 4.14.0 is older than the minimum 5.8"
-	assert_eq "$(fault_detail 9)" "ebpf: not tried: fault 16: kernel 4.14.0 is older than the minimum 5.8"
+	assert_eq "$(active_faults)" "16"
+	assert_eq "$(fault_detail 16)" "kernel 4.14.0 is older than the minimum 5.8; not started: the process monitor (22) and the network monitor (9); the file monitor names processes from /proc"
+	assert_eq "$(fault_get 16 'f["affects"]')" "[9,22]"
+	assert_eq "$(fault_get 22 '[f["state"], f["caused_by"]]')" '["cleared",16]'
+	assert_eq "$(fault_get 9 '[f["state"], f["caused_by"]]')" '["cleared",16]'
+	assert_eq "$(fault_history 22) $(fault_history 9)" " " "9 and 22 are never raised on their own"
+	assert_eq "$(monitor_field process ebpf)" "not tried: fault 16: $(fault_detail 16)"
 	assert_eq "$(fault_state 8)" cleared
 	assert_eq "$(monitor_state file)" running
 	assert_eq "$(monitor_field file attribution)" proc
+	run -0 ctl status
+	assert_contains "$output" "ID 16 - critical: Incompatible kernel: kernel 4.14.0"
+	assert_contains "$output" "-> ID 9 - Real-time network monitor failed to start"
+	assert_contains "$output" "   ID 22 - Process execution monitor failed to start"
+	assert_contains "$output" "Protected: impaired: a protection is off (critical fault)"
 
 	# The kernel is fixed (in the view): the eBPF monitors start at the next tick.
 	put "$ROOT/proc/sys/kernel/osrelease" "$VIEW_RELEASE"
-	wait_for fault_cleared 22
-	wait_for fault_cleared 9
+	wait_for fault_cleared 16
+	wait_for test "$(monitor_state process) $(monitor_state network)" = "running running"
 	assert_eq "$(active_faults)" ""
+	assert_eq "$(fault_get 22 '"caused_by" in f')" false
+	assert_eq "$(fault_history 22) $(fault_history 9)" " "
 	assert_eq "$(monitor_field file attribution)" ebpf
 }
 
-@test "fault 11: no BTF keeps eBPF off; a BTF file for the release in btf_dir lets it load" {
+@test "fault 11: no BTF keeps eBPF off as one root cause; a BTF file for the release in btf_dir lets it load" {
 	rm "$ROOT/sys/kernel/btf/vmlinux"
 	write_policy "monitor_process_execution = true;" "device_flow_correlation = false;"
 	start_picketd
-	assert_eq "$(active_faults)" "11 22"
-	assert_match "$(fault_detail 22)" "^ebpf: not tried: fault 11: kernel $VIEW_RELEASE exposes no BTF"
+	assert_eq "$(active_faults)" "11"
+	assert_match "$(fault_detail 11)" "^kernel $VIEW_RELEASE exposes no BTF.*; not started: the process monitor \(22\)$"
+	assert_eq "$(fault_get 11 'f["affects"]')" "[22]"
+	assert_eq "$(fault_get 22 'f["caused_by"]')" 11
+	assert_eq "$(fault_history 22)" ""
 
 	# The running kernel's own BTF, installed as the view's release's file.
 	mkdir -p "$ROOT$PREFIX/lib/btf"
 	cp /sys/kernel/btf/vmlinux "$ROOT$PREFIX/lib/btf/$VIEW_RELEASE.btf.tmp"
 	mv "$ROOT$PREFIX/lib/btf/$VIEW_RELEASE.btf.tmp" "$ROOT$PREFIX/lib/btf/$VIEW_RELEASE.btf"
 	wait_for fault_cleared 11
-	wait_for fault_cleared 22
-	assert_eq "$(monitor_state process)" running
+	wait_for test "$(monitor_state process)" = running
+	assert_eq "$(fault_history 22)" ""
 	/bin/true btf-file-run
 	wait_for has_exec "/bin/true btf-file-run"
+}
+
+@test "root cause cleared, the monitor still fails: its own fault with its own errno" {
+	put "$ROOT/proc/sys/kernel/osrelease" "4.14.0"
+	write_policy "monitor_process_execution = true;" "device_flow_correlation = false;"
+	start_picketd_dropping cap_bpf,cap_perfmon,cap_sys_admin
+	assert_eq "$(active_faults)" "16"
+	assert_eq "$(fault_get 22 'f["caused_by"]')" 16
+	put "$ROOT/proc/sys/kernel/osrelease" "$VIEW_RELEASE"
+	wait_for fault_cleared 16
+	wait_for fault_active 22
+	assert_eq "$(fault_detail 22)" "ebpf: load procmon: Operation not permitted"
+	assert_eq "$(fault_get 22 '"caused_by" in f')" false
 }
 
 @test "monitors follow policy reloads: off stops and clears, on starts again" {

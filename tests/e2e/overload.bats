@@ -94,7 +94,7 @@ has_exec() {
 	assert_eq "$(monitors_get '[m["network"]["degraded"], m["process"]["degraded"]]')" "[true,true]"
 	run -0 ctl status
 	assert_contains "$output" "ID 18 - "
-	assert_match "$output" "Events:    degraded monitoring, [0-9]+ events/s, [0-9]+ lost"
+	assert_match "$output" "Overload:  yes: degraded mode, only the critical set is monitored, [0-9]+ events/s, [0-9]+ lost"
 	assert_match "$output" "Busiest:   $LOADGEN [0-9]+/s"
 	# Degraded: inbound and closed flows are left out in the kernel ...
 	wait_for test "$(monitors_get 'm["network"]["suppressed"]')" -gt 0

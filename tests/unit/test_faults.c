@@ -493,6 +493,36 @@ static void test_valid_hand_written_state_loads(void **state)
 	faults_done(&fs);
 }
 
+/* One cause, one fault: the dependent is cleared and listed under its cause. */
+static void test_set_cause_clears_and_relates(void **state)
+{
+	struct fixture *fx = *state;
+
+	faults_raise(&fx->fs, FAULT_NET_MONITOR, "ebpf: not tried");
+	faults_raise(&fx->fs, FAULT_KERNEL_INCOMPATIBLE, "kernel 4.14.0");
+	fx->seen = (struct seen){ 0 };
+	assert_int_equal(faults_set_cause(&fx->fs, FAULT_NET_MONITOR, FAULT_KERNEL_INCOMPATIBLE), 1);
+	assert_int_equal(faults_set_cause(&fx->fs, FAULT_PROC_MONITOR, FAULT_KERNEL_INCOMPATIBLE), 0);
+	assert_int_equal(fx->seen.cleared, 1);
+	assert_false(faults_is_active(&fx->fs, FAULT_NET_MONITOR));
+
+	_cleanup_json_ struct json_object *cause = json_object_new_object();
+	faults_relations_json(&fx->fs, FAULT_KERNEL_INCOMPATIBLE, cause);
+	assert_string_equal(json_object_to_json_string(cause), "{ \"affects\": [ 9, 22 ] }");
+	_cleanup_json_ struct json_object *dep = json_object_new_object();
+	faults_relations_json(&fx->fs, FAULT_PROC_MONITOR, dep);
+	assert_string_equal(json_object_to_json_string(dep), "{ \"caused_by\": 16 }");
+
+	/* The cause gone, nothing is related any more; a raise ends the relation. */
+	faults_clear(&fx->fs, FAULT_KERNEL_INCOMPATIBLE);
+	_cleanup_json_ struct json_object *after = json_object_new_object();
+	faults_relations_json(&fx->fs, FAULT_PROC_MONITOR, after);
+	assert_string_equal(json_object_to_json_string(after), "{ }");
+	faults_raise(&fx->fs, FAULT_PROC_MONITOR, "ebpf: load procmon: Operation not permitted");
+	assert_int_equal(faults_get(&fx->fs, FAULT_PROC_MONITOR)->caused_by, 0);
+	assert_int_equal(faults_set_cause(&fx->fs, FAULT_PROC_MONITOR, 99), -ENOENT);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -531,6 +561,7 @@ int main(void)
 		T(test_corrupt_faults_not_array),
 		T(test_corrupt_is_all_or_nothing),
 		T(test_valid_hand_written_state_loads),
+		T(test_set_cause_clears_and_relates),
 	};
 	log_set_level(LOG_CRIT);
 	return cmocka_run_group_tests_name("faults", tests, NULL, NULL);

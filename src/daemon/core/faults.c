@@ -98,6 +98,7 @@ int faults_raise_remedy(struct faults *fs, int id, const char *detail, const cha
 		return 0;
 	}
 	f->active = true;
+	f->caused_by = 0;
 	f->severity = f->def->severity;
 	f->raised_at = time(NULL);
 	f->raise_count++;
@@ -132,6 +133,7 @@ int faults_clear(struct faults *fs, int id)
 	struct fault_state *f = find(fs, id);
 	if (!f)
 		return -ENOENT;
+	f->caused_by = 0;
 	if (!f->active)
 		return 0;
 	f->active = false;
@@ -153,6 +155,36 @@ int faults_set_applies(struct faults *fs, int id, bool applies)
 		r = faults_clear(fs, id);
 	f->applies = applies;
 	return r;
+}
+
+int faults_set_cause(struct faults *fs, int id, int cause)
+{
+	struct fault_state *f = find(fs, id);
+	if (!f || (cause && !find(fs, cause)))
+		return -ENOENT;
+	int r = cause ? faults_clear(fs, id) : 0;
+	f->caused_by = cause;
+	return r;
+}
+
+void faults_relations_json(const struct faults *fs, int id, struct json_object *o)
+{
+	const struct fault_state *f = faults_get(fs, id);
+	if (!f)
+		return;
+	if (f->caused_by && faults_is_active(fs, f->caused_by))
+		json_object_object_add(o, "caused_by", json_object_new_int(f->caused_by));
+	if (!f->active)
+		return;
+	struct json_object *affects = NULL;
+	for (size_t i = 0; i < fs->n; i++)
+		if (fs->st[i].caused_by == id) {
+			if (!affects)
+				affects = json_object_new_array();
+			json_object_array_add(affects, json_object_new_int(fs->st[i].def->id));
+		}
+	if (affects)
+		json_object_object_add(o, "affects", affects);
 }
 
 struct json_object *fault_state_to_json(const struct fault_state *f, bool with_remedy)

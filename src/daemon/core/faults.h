@@ -27,6 +27,7 @@ struct fault_state {
 	time_t raised_at;              /* last raise, 0 = never */
 	time_t cleared_at;             /* last clear, 0 = never */
 	unsigned raise_count;
+	int caused_by; /* its condition holds because of this active fault, 0: none */
 };
 
 enum fault_transition {
@@ -68,6 +69,10 @@ int faults_escalate(struct faults *fs, int id, enum fault_severity sev, const ch
 int faults_clear(struct faults *fs, int id);
 /* Whether the policy enables the fault's feature; false clears it. */
 int faults_set_applies(struct faults *fs, int id, bool applies);
+/* One cause, one fault (FAULTS.md, "Root causes"): id's condition holds
+ * because of fault cause, so id is cleared (if active) and listed under
+ * cause instead; cause 0 ends that.  A raise or clear of id ends it too. */
+int faults_set_cause(struct faults *fs, int id, int cause);
 
 const struct fault_state *faults_get(const struct faults *fs, int id);
 bool faults_is_active(const struct faults *fs, int id);
@@ -76,3 +81,6 @@ void faults_count(const struct faults *fs, unsigned counts[3]);
 
 /* The JSON form shared by the control socket, the state file and events. */
 struct json_object *fault_state_to_json(const struct fault_state *f, bool with_remedy);
+/* Adds "caused_by" (id's active cause) or "affects" ([the faults it
+ * causes]) to o, the control socket's form of fault id. */
+void faults_relations_json(const struct faults *fs, int id, struct json_object *o);

@@ -95,6 +95,19 @@ static void check_defs_age(struct health *h)
 	faults_raise(h->c.faults, FAULT_DEFS_OUTDATED, detail);
 }
 
+/* The root cause's detail names the monitors it keeps from starting (their
+ * own faults are listed under it, not raised). */
+static void note_taken_down(const struct policy *p, struct check_result *r)
+{
+	bool proc = p->monitor_process_execution, net = p->device_flow_correlation;
+	if (!proc && !net)
+		return;
+	check_note(r, "not started: %s%s%s%s", proc ? "the process monitor (22)" : "",
+		   proc && net ? " and " : "", net ? "the network monitor (9)" : "",
+		   p->monitor_file_copies_moves ? "; the file monitor names processes from /proc"
+						: "");
+}
+
 void host_recheck(struct health *h)
 {
 	const struct policy *p = h->c.policy;
@@ -112,12 +125,16 @@ void host_recheck(struct health *h)
 	check_install_tree(h->c.prefix ? h->c.prefix : p->install_prefix, INSTALL_TREE_MAX_DIRS,
 			   watch_dir, h, &r);
 	apply(h, FAULT_SCAN_USER, &r);
-	r = (struct check_result){ 0 };
-	check_btf(h->c.hv, p, &r);
-	apply(h, FAULT_KERNEL_BTF, &r);
-	r = (struct check_result){ 0 };
-	check_kernel(h->c.hv, p, &h->kf, &r);
-	apply(h, FAULT_KERNEL_INCOMPATIBLE, &r);
+	struct check_result btf = { 0 }, kernel = { 0 };
+	check_btf(h->c.hv, p, &btf);
+	check_kernel(h->c.hv, p, &h->kf, &kernel);
+	/* One cause, one fault: 16 before 11, as the gate reads them. */
+	if (kernel.holds)
+		note_taken_down(p, &kernel);
+	else if (btf.holds)
+		note_taken_down(p, &btf);
+	apply(h, FAULT_KERNEL_BTF, &btf);
+	apply(h, FAULT_KERNEL_INCOMPATIBLE, &kernel);
 	r = (struct check_result){ 0 };
 	check_selinux(h->c.hv, &r);
 	apply(h, FAULT_SELINUX, &r);
@@ -133,6 +150,9 @@ void health_gate(struct health *h, struct monitor_gate *ret)
 	const struct faults *fs = h->c.faults;
 
 	*ret = (struct monitor_gate){ 0 };
+	h->gate_cause = faults_is_active(fs, FAULT_KERNEL_INCOMPATIBLE) ? FAULT_KERNEL_INCOMPATIBLE
+			: faults_is_active(fs, FAULT_KERNEL_BTF)        ? FAULT_KERNEL_BTF
+									: 0;
 	if (faults_is_active(fs, FAULT_KERNEL_INCOMPATIBLE)) {
 		snprintf(ret->ebpf_blocked, sizeof(ret->ebpf_blocked), "not tried: fault 16: %.200s",
 			 faults_get(fs, FAULT_KERNEL_INCOMPATIBLE)->detail);

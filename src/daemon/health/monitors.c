@@ -3,6 +3,7 @@
  * decides), and switches degraded mode on and off. */
 #include "health_int.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <time.h>
@@ -33,6 +34,11 @@ void health_monitor_started(void *ud, enum monitor_kind m, int r, const char *er
 
 	if (r >= 0) {
 		faults_clear(h->c.faults, monitor_fault[m]);
+		return;
+	}
+	/* Not tried behind the gate: the root cause names it (host.c). */
+	if (r == -EOPNOTSUPP && h->gate_cause) {
+		faults_set_cause(h->c.faults, monitor_fault[m], h->gate_cause);
 		return;
 	}
 	/* The file monitor's detail also says how processes are named. */

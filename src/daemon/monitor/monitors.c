@@ -134,7 +134,10 @@ static void bring_up(struct monitors *ms, enum monitor_kind m)
 			log_notice("%s monitor started", monitors_name(m));
 		ms->error[m][0] = '\0';
 	} else {
-		if (strcmp(err, ms->error[m]) != 0)
+		bool gated = r == -EOPNOTSUPP && ms->gate.ebpf_blocked[0];
+		if (strcmp(err, ms->error[m]) != 0 && gated)
+			log_notice("%s monitor not started: %s", monitors_name(m), err);
+		else if (strcmp(err, ms->error[m]) != 0)
 			log_error_errno(r, "%s monitor failed to start: %s", monitors_name(m), err);
 		snprintf(ms->error[m], sizeof(ms->error[m]), "%s", err);
 	}
