@@ -93,6 +93,11 @@ static struct json_object *cmd_status(struct picketd *d)
 			       json_object_new_string(hostview_is_real(&d->hv) ? "/" : d->hv.root));
 	json_object_object_add(host, "kernel", json_object_new_string(release));
 	json_object_object_add(host, "os", json_object_new_string(os.pretty_name));
+	char missing[FAULT_DETAIL_MAX];
+	health_kernel_missing(d->health, false, missing, sizeof(missing));
+	json_object_object_add(host, "kernel_missing", json_object_new_string(missing));
+	health_kernel_missing(d->health, true, missing, sizeof(missing));
+	json_object_object_add(host, "kernel_missing_optional", json_object_new_string(missing));
 	json_object_object_add(o, "host", host);
 
 	struct json_object *fo = json_object_new_object();

@@ -32,6 +32,9 @@ TAKES_DOWN="; not started: the network monitor (9)"
 	metric_is "$F16_METRIC 0"
 	expect_health
 	expect_severity_count critical 0
+	# Every feature the monitors use is probed on the real kernel: 6.18 has them all.
+	assert_eq "$(ctl --json status | jpy '[d["host"]["kernel_missing"], d["host"]["kernel_missing_optional"]]')" '["",""]'
+
 }
 
 @test "fault 16: releases compare by number, against the policy's min_kernel" {

@@ -202,6 +202,28 @@ start_netmon() {
 	assert_match "$(net_status .lost)" '^[0-9]+$'
 }
 
+@test "no cgroup2 mounted: the monitor runs on its tracepoint, says the blocklist is not enforced, still reports flows" {
+	net_policy 'network_monitor = { mode = "block"; blocklist = [ "127.0.0.2" ]; };'
+	# picketd in a mount namespace of its own, without the cgroup2 mount.
+	local saved=$PICKETD cg
+	cg=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
+	[ -n "$cg" ] || skip "no cgroup2 hierarchy"
+	PICKETD=$T/picketd-no-cgroup2
+	printf '#!/bin/sh\nexec unshare -m --propagation private sh -c '\''umount -l "$0" && exec "$@"'\'' %s %s "$@"\n' \
+		"$cg" "$saved" >"$PICKETD"
+	chmod 0755 "$PICKETD"
+	start_netmon
+	PICKETD=$saved
+	assert_eq "$(net_status '| [.state, .cgroup_hooks]')" \
+		'["running","off: no cgroup2 filesystem mounted: the blocklist is not enforced, UDP sends are not reported"]'
+	assert_eq "$(active_faults)" ""
+	listen 0.0.0.0
+	client notblocked tcp 127.0.0.2 "$PORT"
+	assert_eq "$CLIENT_RESULT" ok "connect to 127.0.0.2 without the cgroup programs"
+	wait_for has_flow ".remote == \"127.0.0.2\" and .rport == $PORT and .state == \"established\""
+	release_clients
+}
+
 @test "TCP: IPv6 and a dual-stack listener; log_closed = false reports no close" {
 	start_netmon
 	listen ::

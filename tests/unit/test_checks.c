@@ -470,7 +470,7 @@ static void test_release_cmp_garbage_is_einval(void **state)
 	assert_int_equal(cmp, 7);
 }
 
-static const struct kernel_features all_ok = { 1, 1, 1, 1 };
+static const struct kernel_features all_ok = { 1, 1, 1, 1, 0 };
 
 static void test_kernel_new_with_features_not_held(void **state)
 {
@@ -518,7 +518,7 @@ static void test_kernel_missing_ringbuf_held(void **state)
 static void test_kernel_missing_everything_listed(void **state)
 {
 	struct fixture *fx = *state;
-	const struct kernel_features none = { 0, 0, 0, 0 };
+	const struct kernel_features none = { 0, 0, 0, 0, 0 };
 
 	tu_write(fx->dir, "proc/sys/kernel/osrelease", "5.4.0\n");
 	check_kernel(&fx->hv, &fx->p, &none, &fx->r);
@@ -530,7 +530,7 @@ static void test_kernel_missing_everything_listed(void **state)
 static void test_kernel_probe_refused_not_held(void **state)
 {
 	struct fixture *fx = *state;
-	const struct kernel_features kf = { -EPERM, -EPERM, -EPERM, -EPERM };
+	const struct kernel_features kf = { -EPERM, -EPERM, -EPERM, -EPERM, 0 };
 
 	tu_write(fx->dir, "proc/sys/kernel/osrelease", RELEASE "\n");
 	check_kernel(&fx->hv, &fx->p, &kf, &fx->r);
@@ -540,9 +540,30 @@ static void test_kernel_probe_refused_not_held(void **state)
 static void test_kernel_no_btf_tracepoints_enodata_not_missing(void **state)
 {
 	struct fixture *fx = *state;
-	const struct kernel_features kf = { 1, 1, 1, -ENODATA };
+	const struct kernel_features kf = { 1, 1, 1, -ENODATA, 0 };
 
 	tu_write(fx->dir, "proc/sys/kernel/osrelease", RELEASE "\n");
+	check_kernel(&fx->hv, &fx->p, &kf, &fx->r);
+	assert_clean(&fx->r);
+}
+
+/* Each missing feature is named; the optional ones do not hold the fault. */
+static void test_kernel_missing_features_named(void **state)
+{
+	struct fixture *fx = *state;
+	struct kernel_features kf = all_ok;
+	char optional[512];
+
+	tu_write(fx->dir, "proc/sys/kernel/osrelease", RELEASE "\n");
+	kf.missing = 1ULL << 4 | 1ULL << 5; /* the LPM trie map, cgroup sock_addr programs */
+	check_kernel(&fx->hv, &fx->p, &kf, &fx->r);
+	assert_true(fx->r.holds);
+	assert_string_equal(fx->r.detail, "missing LPM trie map; kernel " RELEASE);
+	kernel_missing_features(&kf, true, optional, sizeof(optional));
+	assert_string_equal(optional, "cgroup sock_addr programs (blocklist, UDP sends)");
+
+	fx->r = (struct check_result){ 0 };
+	kf.missing = 1ULL << 5;
 	check_kernel(&fx->hv, &fx->p, &kf, &fx->r);
 	assert_clean(&fx->r);
 }
@@ -559,9 +580,17 @@ static void test_kernel_release_unreadable_held(void **state)
 static void test_kernel_probe_values_in_range(void **state)
 {
 	(void)state;
-	struct kernel_features kf = { 9, 9, 9, 9 };
+	struct kernel_features kf = { 9, 9, 9, 9, ~0ULL };
+	char names[1024];
 
 	kernel_probe_features(&kf);
+	/* This machine's kernel (6.18) has everything the monitors use. */
+	kernel_missing_features(&kf, false, names, sizeof(names));
+	if (geteuid() == 0 && kf.bpf_syscall == 1)
+		assert_string_equal(names, "");
+	kernel_missing_features(&kf, true, names, sizeof(names));
+	if (geteuid() == 0 && kf.bpf_syscall == 1)
+		assert_string_equal(names, "");
 	assert_true(kf.bpf_syscall <= 1);
 	assert_true(kf.ringbuf <= 1);
 	assert_true(kf.raw_tp <= 1);
@@ -707,6 +736,7 @@ int main(void)
 		T(test_kernel_missing_everything_listed),
 		T(test_kernel_probe_refused_not_held),
 		T(test_kernel_no_btf_tracepoints_enodata_not_missing),
+		T(test_kernel_missing_features_named),
 		T(test_kernel_release_unreadable_held),
 		T(test_kernel_probe_values_in_range),
 		T(test_selinux_absent_not_held),

@@ -30,6 +30,9 @@ struct kernel_features {
 	int ringbuf;
 	int raw_tp;
 	int tp_btf; /* BTF-enabled tracepoints; -ENODATA without kernel BTF */
+	/* Of the other map types, program types, helpers and fanotify flags the
+	 * monitors use (check_kernel.c's table), bit i: entry i is missing. */
+	unsigned long long missing;
 };
 
 /* check_scanuser.c: fault 5 - scan user and group, install tree modes. */
@@ -46,6 +49,10 @@ int check_btf(const struct hostview *hv, const struct policy *p, struct check_re
 
 /* check_kernel.c: fault 16 - minimum release and required BPF features. */
 void kernel_probe_features(struct kernel_features *ret);
+/* Appends the missing features' names to buf ("" when none): the required
+ * ones (fault 16) or the optional ones (a monitor runs without them). */
+void kernel_missing_features(const struct kernel_features *kf, bool optional, char *buf,
+			     size_t len);
 int check_kernel(const struct hostview *hv, const struct policy *p,
 		 const struct kernel_features *kf, struct check_result *ret);
 /* Compares "6.1.0-13-amd64" with "5.8": <0, 0, >0; -EINVAL if unparsable. */

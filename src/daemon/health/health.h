@@ -60,6 +60,9 @@ void health_tick(struct health *h);
 void health_second(struct health *h);
 /* Why eBPF is not tried (fault 16, 11) and the BTF file to use. */
 void health_gate(struct health *h, struct monitor_gate *ret);
+/* The kernel features the monitors use and this kernel lacks, by name
+ * ("" when none): required (fault 16) or optional. */
+void health_kernel_missing(const struct health *h, bool optional, char *buf, size_t len);
 
 /* Hooks, with the struct health as ud. */
 void health_event_written(void *ud, int r);                              /* event_sink */

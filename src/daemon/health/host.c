@@ -172,3 +172,8 @@ void health_gate(struct health *h, struct monitor_gate *ret)
 	    hostview_path(h->c.hv, file, ret->btf, sizeof(ret->btf)) < 0)
 		ret->btf[0] = '\0';
 }
+
+void health_kernel_missing(const struct health *h, bool optional, char *buf, size_t len)
+{
+	kernel_missing_features(&h->kf, optional, buf, len);
+}

@@ -234,7 +234,9 @@ static __always_inline int on_listen(const struct sock *sk)
 {
 	struct netmon_port_key k = port_key(sk);
 	struct netmon_owner o = { .sk = (__u64)sk };
-	struct task_struct *t = bpf_get_current_task_btf();
+	/* Not bpf_get_current_task_btf(): tracing programs have it only since
+	 * 5.11, and the policy's min_kernel is 5.8. */
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct inode *exe = BPF_CORE_READ(t, mm, exe_file, f_inode);
 	current_owner(&o.pid, &o.uid, o.comm);
 	o.exe_dev = BPF_CORE_READ(exe, i_sb, s_dev);

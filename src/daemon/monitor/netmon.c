@@ -43,6 +43,7 @@ struct netmon {
 	size_t exclusions;        /* entries in the kernel's exclusion maps */
 	char btf[PATH_MAX];       /* the BTF file it was loaded with, "" for the kernel's */
 	char cgroup[PATH_MAX];    /* the cgroup2 root the programs are attached to */
+	char cgroup_off[128];     /* why it runs without its cgroup programs, "" */
 	uint64_t events[6];       /* consumed, by enum netmon_kind (netmon_event.h) */
 	uint64_t blocklisted;     /* of events[NETMON_BLOCK]: reported, not refused (audit) */
 	uint64_t carried[6][3];   /* dropped, excluded, suppressed by kind, of the
@@ -355,6 +356,8 @@ static void seed_listeners(struct netmon *m)
 
 static int attach_cgroup(struct netmon *m, char *step, size_t steplen)
 {
+	if (m->cgroup_off[0])
+		return 0;
 	struct netmon_bpf *s = m->skel;
 	struct {
 		struct bpf_program *prog;
@@ -523,6 +526,12 @@ static int load(struct netmon *m, bool standby, char *step, size_t steplen)
 	snprintf(step, steplen, "ring buffer of %u KiB", p->net_ring_kb);
 	if ((r = bpf_map__set_max_entries(skel->maps.events, p->net_ring_kb * 1024)) < 0)
 		return r;
+	if (m->cgroup_off[0]) {
+		struct bpf_program *cg[] = { skel->progs.handle_connect4, skel->progs.handle_connect6,
+					     skel->progs.handle_sendmsg4, skel->progs.handle_sendmsg6 };
+		for (size_t i = 0; i < ARRAY_SIZE(cg); i++)
+			bpf_program__set_autoload(cg[i], false);
+	}
 	snprintf(step, steplen, "load netmon");
 	if ((r = netmon_bpf__load(skel)) < 0)
 		return r;
@@ -548,6 +557,26 @@ static int new_ring_buffer(struct netmon *live, struct netmon *m, char *step, si
 	return ebpf_errno(m->rb);
 }
 
+/* The cgroup programs (the blocklist, UDP sends) are optional: without a
+ * cgroup2 mount or kernel support the monitor runs on its tracepoint, and
+ * status says what is missing. */
+static int cgroup_hooks(struct netmon *m)
+{
+	int r = cgroup2_root(m->cgroup, sizeof(m->cgroup));
+	if (r == -ENOENT)
+		snprintf(m->cgroup_off, sizeof(m->cgroup_off), "no cgroup2 filesystem mounted");
+	else if (r < 0)
+		return r;
+	else if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, NULL) == 0)
+		snprintf(m->cgroup_off, sizeof(m->cgroup_off),
+			 "the kernel has no cgroup sock_addr programs");
+	if (m->cgroup_off[0])
+		log_warning("network monitor: running without its cgroup programs (%s): the "
+			    "blocklist is not enforced and UDP sends are not reported",
+			    m->cgroup_off);
+	return 0;
+}
+
 static void stop(struct monitor *mon);
 
 static int start(struct monitor *mon, char *err, size_t errlen)
@@ -560,10 +589,10 @@ static int start(struct monitor *mon, char *err, size_t errlen)
 
 	*m = (struct netmon){ .mon = keep, .src.fd = -1 };
 	snprintf(m->btf, sizeof(m->btf), "%s", btf ? btf : "");
-	r = cgroup2_root(m->cgroup, sizeof(m->cgroup));
+	r = cgroup_hooks(m);
 	if (r < 0) {
 		snprintf(err, errlen, "ebpf: find the cgroup2 mount in /proc/self/mountinfo: %s",
-			 r == -ENOENT ? "no cgroup2 filesystem mounted" : strerror(-r));
+			 strerror(-r));
 		return r;
 	}
 	r = load(m, false, step, sizeof(step));
@@ -686,6 +715,7 @@ static int prepare(struct netmon *m, struct netmon *next, char *step, size_t ste
 	next->mon = m->mon;
 	memcpy(next->btf, m->btf, sizeof(next->btf));
 	memcpy(next->cgroup, m->cgroup, sizeof(next->cgroup));
+	memcpy(next->cgroup_off, m->cgroup_off, sizeof(next->cgroup_off));
 	r = load(next, true, step, steplen);
 	if (r >= 0)
 		r = attach_tracepoint(next, step, steplen);
@@ -840,6 +870,14 @@ static struct json_object *status(struct monitor *mon)
 	json_object_object_add(ev, "blocklisted", json_object_new_uint64(m->blocklisted));
 	json_object_object_add(o, "backend", json_object_new_string("ebpf"));
 	json_object_object_add(o, "cgroup", json_object_new_string(m->cgroup));
+	if (m->cgroup_off[0]) {
+		char why[256];
+		snprintf(why, sizeof(why), "off: %s: the blocklist is not enforced, UDP sends are "
+					   "not reported", m->cgroup_off);
+		json_object_object_add(o, "cgroup_hooks", json_object_new_string(why));
+	} else {
+		json_object_object_add(o, "cgroup_hooks", json_object_new_string("on"));
+	}
 	json_object_object_add(o, "mode", json_object_new_string(m->block ? "block" : "audit"));
 	json_object_object_add(o, "blocklist_entries", json_object_new_uint64(m->blocklist_entries));
 	json_object_object_add(o, "events", ev);
