@@ -1,10 +1,12 @@
-/* Unit tests of src/daemon/eventlog.c: JSON lines with sequence numbers,
- * rotation by size, the in-memory ring, and the backlog when writes fail. */
+/* Unit tests of src/daemon/core/eventlog.c: JSON lines with sequence
+ * numbers, rotation by size, the in-memory ring, the backlog when writes
+ * fail, and text that is always valid UTF-8 and keeps the exact bytes. */
 #include "testutil.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "core/eventlog.h"
 #include "jsonutil.h"
 #include "log.h"
@@ -382,6 +385,145 @@ static void test_file_size_limit_reached_then_flushed(void **state)
 	assert_string_equal(seqs, "1,2,3");
 }
 
+/* ------------------------------------------------------------------ text */
+
+/* Strict UTF-8 (RFC 3629), written apart from the code under test. */
+static bool strict_utf8(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		uint32_t cp;
+		size_t len;
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((s[i] & 0xe0) == 0xc0)
+			len = 2, cp = s[i] & 0x1f;
+		else if ((s[i] & 0xf0) == 0xe0)
+			len = 3, cp = s[i] & 0x0f;
+		else if ((s[i] & 0xf8) == 0xf0)
+			len = 4, cp = s[i] & 0x07;
+		else
+			return false;
+		if (i + len > n)
+			return false;
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+		if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+static const char *str_of(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Invalid bytes become U+FFFD each, the exact bytes go to "<key>_b64";
+ * controls and valid multibyte text stay (JSON escapes them losslessly). */
+static void test_text_invalid_utf8_gets_rendition_and_b64(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *raw, *text, *b64;
+	} cases[] = {
+		{ "a\xff\x01\nb\xc3\xa9", "a\xef\xbf\xbd\x01\nb\xc3\xa9", "Yf8BCmLDqQ==" },
+		/* overlong '/', a surrogate, past U+10FFFF, a cut sequence */
+		{ "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd", "wK8=" },
+		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", "7aCA" },
+		{ "\xf4\x90\x80\x80x", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx", "9JCAgHg=" },
+		{ "\xf0\x9f\x98\x80\xe2\x82", "\xf0\x9f\x98\x80\xef\xbf\xbd\xef\xbf\xbd", "8J+YgOKC" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		_cleanup_json_ struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "path", json_object_new_string(cases[i].raw));
+		assert_int_equal(eventlog_text_valid(o), 0);
+		assert_string_equal(str_of(o, "path"), cases[i].text);
+		assert_string_equal(str_of(o, "path_b64"), cases[i].b64);
+		size_t len;
+		const char *line = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+		assert_true(strict_utf8((const unsigned char *)line, len));
+		/* Made valid once, it stays as it is. */
+		assert_int_equal(eventlog_text_valid(o), 0);
+		assert_int_equal(json_object_object_length(o), 2);
+	}
+}
+
+static void test_text_valid_strings_untouched(void **state)
+{
+	(void)state;
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "path", json_object_new_string("/tmp/\\xff caf\xc3\xa9 \x1b[31m\x7f"));
+	json_object_object_add(o, "n", json_object_new_int(3));
+	assert_int_equal(eventlog_text_valid(o), 0);
+	assert_int_equal(json_object_object_length(o), 2);
+	assert_string_equal(str_of(o, "path"), "/tmp/\\xff caf\xc3\xa9 \x1b[31m\x7f");
+	/* Controls are \u escapes in the line: no raw ESC, no raw newline. */
+	const char *line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	assert_null(strchr(line, '\x1b'));
+	assert_non_null(strstr(line, "\\u001b[31m"));
+}
+
+/* Nested: the process object of an event, and an array of strings. */
+static void test_text_nested_objects_and_arrays(void **state)
+{
+	(void)state;
+	_cleanup_json_ struct json_object *ev = json_object_new_object();
+	struct json_object *proc = json_object_new_object(), *list = json_object_new_array();
+	json_object_object_add(proc, "exe", json_object_new_string("/w/t\xff"));
+	json_object_object_add(proc, "comm", json_object_new_string("t\xff"));
+	json_object_object_add(proc, "argv", json_object_new_string("/w/t\xff \xfe"));
+	json_object_object_add(proc, "pid", json_object_new_int(7));
+	json_object_object_add(ev, "process", proc);
+	json_object_array_add(list, json_object_new_string("ok"));
+	json_object_array_add(list, json_object_new_string("\xff"));
+	json_object_array_add(list, json_object_new_int(3));
+	json_object_object_add(ev, "files", list);
+	assert_int_equal(eventlog_text_valid(ev), 0);
+	assert_string_equal(str_of(proc, "exe"), "/w/t\xef\xbf\xbd");
+	assert_string_equal(str_of(proc, "exe_b64"), "L3cvdP8=");
+	assert_string_equal(str_of(proc, "comm_b64"), "dP8=");
+	assert_string_equal(str_of(proc, "argv_b64"), "L3cvdP8g/g==");
+	assert_int_equal(json_object_object_length(proc), 7);
+	assert_string_equal(json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN),
+			    "[\"ok\",\"\xef\xbf\xbd\",3]");
+	struct json_object *sib;
+	assert_true(json_object_object_get_ex(ev, "files_b64", &sib));
+	assert_string_equal(json_object_to_json_string_ext(sib, JSON_C_TO_STRING_PLAIN),
+			    "[null,\"\\/w==\",null]");
+}
+
+/* Through the log: the line on disk is strict UTF-8 and the ring holds
+ * the same event. */
+static void test_append_writes_valid_utf8(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(eventlog_open(&fx->el, fx->path, 1 << 20, 5), 0);
+	struct json_object *ev = eventlog_new(&fx->el, "detection");
+	json_object_object_add(ev, "path", json_object_new_string("/w/a\xff\x01\nb\xc3\xa9"));
+	assert_int_equal(eventlog_append(&fx->el, ev), 0);
+	_cleanup_free_ char *text = tu_read(fx->path);
+	assert_non_null(text);
+	assert_true(strict_utf8((const unsigned char *)text, strlen(text)));
+	assert_int_equal(strchr(text, '\n') - text, strlen(text) - 1);
+	_cleanup_json_ struct json_object *o = json_tokener_parse(text);
+	assert_string_equal(str_of(o, "path_b64"), "L3cvYf8BCmLDqQ==");
+	_cleanup_json_ struct json_object *recent = eventlog_recent(&fx->el, 1);
+	assert_string_equal(str_of(json_object_array_get_idx(recent, 0), "path_b64"),
+			    "L3cvYf8BCmLDqQ==");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -402,6 +544,10 @@ int main(void)
 		T(test_close_flushes_backlog),
 		T(test_partial_write_cut_back_then_flushed),
 		T(test_file_size_limit_reached_then_flushed),
+		T(test_text_invalid_utf8_gets_rendition_and_b64),
+		T(test_text_valid_strings_untouched),
+		T(test_text_nested_objects_and_arrays),
+		T(test_append_writes_valid_utf8),
 	};
 	log_set_level(LOG_CRIT);
 	return cmocka_run_group_tests_name("eventlog", tests, NULL, NULL);

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,169 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "jsonutil.h"
 #include "log.h"
+
+/* ------------------------------------------------------------------ text */
+
+/* The length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms,
+ * no surrogates, nothing past U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0, k; i < n; i += k)
+		if (!(k = utf8_seq(s + i, n - i)))
+			return false;
+	return true;
+}
+
+static int text_valid(struct json_object *v, struct json_object **ret_raw);
+
+/* An invalid string becomes its rendition; *ret_raw its bytes in base64. */
+static int string_valid(struct json_object *v, struct json_object **ret_raw)
+{
+	static const char fffd[] = "\xef\xbf\xbd";
+	const unsigned char *s = (const unsigned char *)json_object_get_string(v);
+	size_t n = json_object_get_string_len(v), o = 0;
+
+	if (utf8_valid(s, n))
+		return 0;
+	if (n > INT_MAX / 4)
+		return -E2BIG;
+	_cleanup_free_ char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+	_cleanup_free_ char *text = malloc(3 * n + 1);
+	if (!b64 || !text)
+		return -ENOMEM;
+	EVP_EncodeBlock((unsigned char *)b64, s, (int)n);
+	for (size_t i = 0, k; i < n; i += k) {
+		k = utf8_seq(s + i, n - i);
+		if (k) {
+			memcpy(text + o, s + i, k);
+			o += k;
+		} else {
+			memcpy(text + o, fffd, 3);
+			o += 3;
+			k = 1;
+		}
+	}
+	struct json_object *raw = json_object_new_string(b64);
+	if (!raw || json_object_set_string_len(v, text, (int)o) == 0) {
+		json_object_put(raw);
+		return -ENOMEM;
+	}
+	*ret_raw = raw;
+	return 0;
+}
+
+/* Elements' siblings go in one array of the same length. */
+static int array_valid(struct json_object *a, struct json_object **ret_raw)
+{
+	size_t n = json_object_array_length(a);
+	struct json_object *sib = NULL;
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct json_object *raw = NULL;
+		r = text_valid(json_object_array_get_idx(a, i), &raw);
+		if (!raw)
+			continue;
+		if (!sib && !(sib = json_object_new_array_ext((int)n)))
+			r = -ENOMEM;
+		if (!sib || json_object_array_put_idx(sib, i, raw) < 0) {
+			json_object_put(raw);
+			r = -ENOMEM;
+		}
+	}
+	if (sib && json_object_array_length(sib) < n && json_object_array_put_idx(sib, n - 1, NULL) < 0)
+		r = -ENOMEM;
+	*ret_raw = sib;
+	return r;
+}
+
+/* Members are added once the walk is over: adding may rehash the table. */
+static int object_valid(struct json_object *o)
+{
+	_cleanup_json_ struct json_object *pending = NULL;
+	int r = 0;
+
+	json_object_object_foreach(o, key, val)
+	{
+		struct json_object *raw = NULL;
+		r = text_valid(val, &raw);
+		if (raw && !pending && !(pending = json_object_new_object()))
+			r = -ENOMEM;
+		if (raw && (!pending || json_object_object_add(pending, key, raw) < 0)) {
+			json_object_put(raw);
+			r = -ENOMEM;
+		}
+		if (r < 0)
+			break;
+	}
+	if (!pending)
+		return r;
+	json_object_object_foreach(pending, k, raw)
+	{
+		_cleanup_free_ char *name = NULL;
+		if (asprintf(&name, "%s_b64", k) < 0 ||
+		    json_object_object_add(o, name, json_object_get(raw)) < 0)
+			r = -ENOMEM;
+	}
+	return r;
+}
+
+static int text_valid(struct json_object *v, struct json_object **ret_raw)
+{
+	*ret_raw = NULL;
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		return string_valid(v, ret_raw);
+	case json_type_array:
+		return array_valid(v, ret_raw);
+	case json_type_object:
+		return object_valid(v);
+	default:
+		return 0;
+	}
+}
+
+int eventlog_text_valid(struct json_object *o)
+{
+	struct json_object *raw = NULL;
+	int r = text_valid(o, &raw);
+	/* A bare string or array has no member to carry its bytes. */
+	json_object_put(raw);
+	return r;
+}
 
 static int open_log(struct eventlog *el)
 {
@@ -182,6 +346,10 @@ int eventlog_append(struct eventlog *el, struct json_object *ev)
 {
 	char *line = NULL;
 
+	int r = eventlog_text_valid(ev);
+	if (r < 0)
+		log_error_errno(r, "Event log: event %llu keeps text that is not UTF-8",
+				(unsigned long long)el->seq);
 	if (asprintf(&line, "%s\n", json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN)) < 0) {
 		json_object_put(ev);
 		el->lost++;

@@ -4,7 +4,13 @@
  * in-memory ring for `picketctl events`, and is appended to the log file,
  * which is rotated by size (events.jsonl, events.jsonl.1, ...).  When the
  * file cannot be written, events wait in a bounded backlog that is flushed
- * on the next successful write; what overflows is counted as lost (fault 21). */
+ * on the next successful write; what overflows is counted as lost (fault 21).
+ *
+ * Text: every string written is valid UTF-8.  A string that is not keeps
+ * its valid sequences, has U+FFFD for each other byte, and gets a sibling
+ * member "<name>_b64" with its exact bytes in base64 (in an array: a sibling
+ * array, the base64 at the same index, null elsewhere).  Control characters
+ * are JSON escapes ("\u0001"), which decode to the same bytes. */
 #pragma once
 
 #include <json-c/json.h>
@@ -35,11 +41,14 @@ void eventlog_close(struct eventlog *el);
 void eventlog_set_limits(struct eventlog *el, uint64_t max_bytes, unsigned keep);
 /* Creates an event of the given type with its seq and time filled in. */
 struct json_object *eventlog_new(struct eventlog *el, const char *type);
-/* Takes ownership of ev: keeps it in the ring and writes it (after any
- * backlog).  Returns 0, or the negative errno of the failed write, in which
+/* Takes ownership of ev: makes its text valid (above), keeps it in the ring
+ * and writes it (after any backlog).  Returns 0, or the negative errno of the failed write, in which
  * case the event waits in the backlog. */
 int eventlog_append(struct eventlog *el, struct json_object *ev);
 /* Retries the backlog; 0 when it is empty afterwards. */
 int eventlog_flush(struct eventlog *el);
 /* The last n events, oldest first, as a new JSON array. */
 struct json_object *eventlog_recent(const struct eventlog *el, size_t n);
+/* Makes every string in o valid UTF-8 by the rule above, in place: 0, or
+ * -ENOMEM with the strings not yet handled left as they were. */
+int eventlog_text_valid(struct json_object *o);
