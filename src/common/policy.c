@@ -89,6 +89,8 @@ const char *policy_netmode_name(enum policy_netmode m)
 static const struct field event_log_fields[] = {
 	FN("max_bytes", event_log_max_bytes, K_U64, 4096, UINT64_C(1) << 40),
 	FN("keep", event_log_keep, K_UINT, 1, 100),
+	FN("alerts_max_bytes", event_log_alerts_max_bytes, K_U64, 4096, UINT64_C(1) << 40),
+	FN("alerts_keep", event_log_alerts_keep, K_UINT, 1, 100),
 	{ 0 },
 };
 
@@ -442,6 +444,8 @@ static int policy_defaults(struct policy *p)
 		.recheck_interval = 60,
 		.event_log_max_bytes = 10 * 1024 * 1024,
 		.event_log_keep = 5,
+		.event_log_alerts_max_bytes = 10 * 1024 * 1024,
+		.event_log_alerts_keep = 5,
 		.scan_crash_count = 3,
 		.scan_crash_window = 300,
 		.scan_calm = 300,

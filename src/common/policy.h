@@ -58,6 +58,8 @@ struct policy {
 
 	uint64_t event_log_max_bytes; /* rotate the event log past this size */
 	unsigned event_log_keep;      /* rotated files kept */
+	uint64_t event_log_alerts_max_bytes; /* the same for alerts.jsonl */
+	unsigned event_log_alerts_keep;
 
 	/* Fault windows of FAULTS.md, in seconds, so tests can shorten them. */
 	unsigned scan_crash_count;  /* crashes ... */

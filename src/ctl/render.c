@@ -391,6 +391,27 @@ static void status_protection(struct json_object *reply)
 	printf(STATUS_LABEL "%s%s\n", "Protected:", p, why);
 }
 
+/* Each log file: its size, what rotation removed, what waits or was lost. */
+static void status_event_log(struct json_object *el)
+{
+	static const char *const files[] = { "events", "alerts" };
+	for (size_t i = 0; el && i < ARRAY_SIZE(files); i++) {
+		struct json_object *f = jget_obj(el, files[i]), *rot = jget_obj(f, "rotated");
+		const char *path = or_dash(jget_str(f, "path")), *slash = strrchr(path, '/');
+		printf(STATUS_LABEL "%s: %" PRId64 " bytes; rotated out: ", i == 0 ? "Event log:" : "",
+		       slash ? slash + 1 : path, jget_int(f, "bytes", 0));
+		if (i == 0)
+			printf("%" PRId64 " activity, ", jget_int(rot, "activity", 0));
+		printf("%" PRId64 " alerts", jget_int(rot, "alert", 0));
+		if (jget_int(f, "waiting", 0) || jget_int(f, "lost", 0))
+			printf("; %" PRId64 " waiting, %" PRId64 " lost", jget_int(f, "waiting", 0),
+			       jget_int(f, "lost", 0));
+		if (jget_str(f, "error"))
+			printf("; %s", jget_str(f, "error"));
+		putchar('\n');
+	}
+}
+
 void render_status(struct json_object *reply)
 {
 	char up[64];
@@ -402,6 +423,7 @@ void render_status(struct json_object *reply)
 	status_policy(jget_obj(reply, "policy"));
 	status_monitors(jget_obj(reply, "monitors"));
 	status_scanner(jget_obj(reply, "scanner"));
+	status_event_log(jget_obj(reply, "event_log"));
 	status_host(jget_obj(reply, "host"));
 	status_faults(jget_obj(reply, "faults"));
 }

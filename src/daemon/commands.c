@@ -87,6 +87,7 @@ static struct json_object *cmd_status(struct picketd *d)
 	json_object_object_add(mon, "overload", health_overload_status(d->health));
 	json_object_object_add(o, "monitors", mon);
 	json_object_object_add(o, "scanner", scan_status(d->scan));
+	json_object_object_add(o, "event_log", eventlog_status(&d->events));
 
 	struct json_object *host = json_object_new_object();
 	json_object_object_add(host, "root",

@@ -117,12 +117,21 @@ static int arm_timer(struct picketd *d)
 	return timerfd_settime(d->timer.fd, 0, &its, NULL) < 0 ? -errno : 0;
 }
 
+static void log_limits(const struct policy *p, struct eventlog_limits lim[EVENTLOG_FILES])
+{
+	lim[EVENTLOG_EVENTS] = (struct eventlog_limits){ p->event_log_max_bytes, p->event_log_keep };
+	lim[EVENTLOG_ALERTS] = (struct eventlog_limits){ p->event_log_alerts_max_bytes,
+							 p->event_log_alerts_keep };
+}
+
 /* Puts the policy in force: every setting that lives outside struct policy. */
 static void policy_apply(struct picketd *d)
 {
+	struct eventlog_limits lim[EVENTLOG_FILES];
 	int r;
 
-	eventlog_set_limits(&d->events, d->policy.event_log_max_bytes, d->policy.event_log_keep);
+	log_limits(&d->policy, lim);
+	eventlog_set_limits(&d->events, lim);
 	control_set_admin_gid(&d->control, admin_gid(d->policy.admin_group));
 	r = arm_timer(d);
 	if (r < 0)
@@ -268,9 +277,11 @@ static void write_metrics(void *ud)
 	struct metrics_extra x = {
 		.started_at = d->started_at,
 		.events_total = d->events.seq,
-		.events_lost = d->events.lost,
+		.events_lost = eventlog_lost(&d->events),
 		.degraded = d->health && health_degraded(d->health),
 	};
+	for (int i = 0; i < EVENTLOG_FILES; i++)
+		memcpy(x.events_rotated[i], d->events.file[i].rotated, sizeof(x.events_rotated[i]));
 	if (d->mons) {
 		x.n_mon = MON_COUNT;
 		for (int m = 0; m < MON_COUNT; m++) {
@@ -295,13 +306,17 @@ static void on_fault(enum fault_transition t, const struct fault_state *f, void 
  * both: from here on every event and every fault is accounted for. */
 static int setup_state(struct picketd *d)
 {
+	struct eventlog_limits lim[EVENTLOG_FILES];
 	char path[PATH_MAX];
 	int r;
 
-	snprintf(path, sizeof(path), "%s/events.jsonl", d->opt.log_dir);
-	r = eventlog_open(&d->events, path, d->policy.event_log_max_bytes, d->policy.event_log_keep);
+	log_limits(&d->policy, lim);
+	r = eventlog_open(&d->events, d->opt.log_dir, lim);
+	if (r == -ENOMEM)
+		return log_error_errno(r, "Failed to set up the event log");
 	if (r < 0)
-		log_error_errno(r, "Failed to open the event log %s; events are kept in memory", path);
+		log_error_errno(r, "Failed to open the event log in %s; events are kept in memory",
+				d->opt.log_dir);
 	d->sink = (struct event_sink){ .log = &d->events, .control = &d->control };
 	snprintf(path, sizeof(path), "%s/faults.json", d->opt.state_dir);
 	r = faults_init(&d->faults, path, on_fault, d);
@@ -436,7 +451,7 @@ static int picketd_start(struct picketd *d)
 static void picketd_stop(struct picketd *d)
 {
 	sd_notify(0, "STOPPING=1");
-	if (d->events.path)
+	if (d->events.file[EVENTLOG_EVENTS].path)
 		events_emit(&d->sink, events_new(&d->sink, "daemon_stopping"));
 	control_close(&d->control);
 	monitors_free(TAKE_PTR(d->mons));
@@ -463,7 +478,7 @@ int main(int argc, char **argv)
 			     .sig.fd = -1,
 			     .timer.fd = -1,
 			     .tick.fd = -1,
-			     .events.fd = -1,
+			     .events.file = { { .fd = -1 }, { .fd = -1 } },
 			     .defs.fd = -1,
 			     .quarantine.dfd = -1,
 			     .control.listen.fd = -1 };

@@ -231,7 +231,8 @@ static int setup(void **state)
 	}
 	if (faults_init(&fx->fs, NULL, on_emit, &fx->rec) < 0)
 		return -1;
-	if (eventlog_open(&fx->el, fx->log_path, 1 << 20, 2) < 0)
+	const struct eventlog_limits lim[EVENTLOG_FILES] = { { 1 << 20, 2 }, { 1 << 20, 2 } };
+	if (eventlog_open(&fx->el, tu_path(fx->dir, "log"), lim) < 0)
 		return -1;
 	fx->sink = (struct event_sink){ .log = &fx->el, .wrote = health_event_written };
 	fx->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -500,6 +501,9 @@ static void test_event_write_failure_raises_21(void **state)
 	struct fixture *fx = *state;
 	char want[PATH_MAX + 128];
 
+	/* The hook reads which file failed from the log itself. */
+	struct eventlog_file *f = &fx->el.file[EVENTLOG_EVENTS];
+	f->last_error = -ENOSPC;
 	health_event_written(fx->h, -ENOSPC);
 	snprintf(want, sizeof(want), "%s: No space left on device; 0 events waiting in memory, 0 lost",
 		 fx->log_path);
@@ -507,10 +511,12 @@ static void test_event_write_failure_raises_21(void **state)
 	assert_int_equal(count(&fx->rec, FAULT_RAISED, FAULT_EVENT_LOG), 1);
 
 	/* Failing again: one raise only, the detail follows. */
+	f->last_error = -EIO;
 	health_event_written(fx->h, -EIO);
 	assert_int_equal(count(&fx->rec, FAULT_RAISED, FAULT_EVENT_LOG), 1);
 	assert_non_null(strstr(active_detail(fx, FAULT_EVENT_LOG), ": Input/output error;"));
 
+	f->last_error = 0;
 	health_event_written(fx->h, 0);
 	assert_false(faults_is_active(&fx->fs, FAULT_EVENT_LOG));
 	assert_int_equal(count(&fx->rec, FAULT_CLEARED, FAULT_EVENT_LOG), 1);
@@ -529,8 +535,9 @@ static void test_event_sink_failure_and_retry(void **state)
 	int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
 	if (full < 0)
 		fail_msg("/dev/full: %s", strerror(errno));
-	assert_true(fx->el.fd >= 0);
-	assert_int_equal(dup2(full, fx->el.fd), fx->el.fd);
+	int logfd = fx->el.file[EVENTLOG_EVENTS].fd;
+	assert_true(logfd >= 0);
+	assert_int_equal(dup2(full, logfd), logfd);
 	close(full);
 
 	struct json_object *ev = events_new(&fx->sink, "test_event");
@@ -539,10 +546,10 @@ static void test_event_sink_failure_and_retry(void **state)
 	snprintf(want, sizeof(want), "%s: No space left on device; 1 events waiting in memory, 0 lost",
 		 fx->log_path);
 	assert_string_equal(active_detail(fx, FAULT_EVENT_LOG), want);
-	assert_int_equal(fx->el.backlog_count, 1);
+	assert_int_equal(fx->el.file[EVENTLOG_EVENTS].backlog_count, 1);
 
 	health_recheck(fx->h);
-	assert_int_equal(fx->el.backlog_count, 0);
+	assert_int_equal(fx->el.file[EVENTLOG_EVENTS].backlog_count, 0);
 	assert_false(faults_is_active(&fx->fs, FAULT_EVENT_LOG));
 	assert_int_equal(count(&fx->rec, FAULT_RAISED, FAULT_EVENT_LOG), 1);
 	assert_int_equal(count(&fx->rec, FAULT_CLEARED, FAULT_EVENT_LOG), 1);

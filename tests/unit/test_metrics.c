@@ -152,6 +152,23 @@ static void test_extra_values(void **state)
 	assert_line(t, "picket_events_lost_total 3");
 }
 
+/* Per file and class; alerts.jsonl holds alerts only. */
+static void test_events_rotated(void **state)
+{
+	struct fixture *fx = *state;
+	struct metrics_extra x = { .started_at = 1 };
+	x.events_rotated[EVENTLOG_EVENTS][EVENTLOG_ACTIVITY] = 2000;
+	x.events_rotated[EVENTLOG_EVENTS][EVENTLOG_ALERT] = 2;
+	x.events_rotated[EVENTLOG_ALERTS][EVENTLOG_ALERT] = 1;
+	char *t = NULL;
+	assert_int_equal(metrics_render(&fx->fs, &x, &t), 0);
+	assert_line(t, "picket_events_rotated_total{log=\"events\",class=\"activity\"} 2000");
+	assert_line(t, "picket_events_rotated_total{log=\"events\",class=\"alert\"} 2");
+	assert_line(t, "picket_events_rotated_total{log=\"alerts\",class=\"alert\"} 1");
+	assert_int_equal(count_prefix(t, "picket_events_rotated_total{"), 3);
+	free(t);
+}
+
 static void test_monitor_counters(void **state)
 {
 	struct fixture *fx = *state;
@@ -176,13 +193,14 @@ static void test_help_and_type_for_each_metric(void **state)
 	struct fixture *fx = *state;
 	const char *t = render(fx);
 
-	assert_int_equal(count_prefix(t, "# HELP "), 7);
-	assert_int_equal(count_prefix(t, "# TYPE "), 7);
+	assert_int_equal(count_prefix(t, "# HELP "), 8);
+	assert_int_equal(count_prefix(t, "# TYPE "), 8);
 	assert_line(t, "# TYPE picket_mode_degraded gauge");
 	assert_line(t, "# TYPE picket_fault_active gauge");
 	assert_line(t, "# TYPE picket_fault_raised_total counter");
 	assert_line(t, "# TYPE picket_faults_active gauge");
 	assert_line(t, "# TYPE picket_events_lost_total counter");
+	assert_line(t, "# TYPE picket_events_rotated_total counter");
 	assert_int_equal(t[strlen(t) - 1], '\n');
 }
 
@@ -240,6 +258,7 @@ int main(void)
 		T(test_severity_counts),
 		T(test_escalated_severity_shown),
 		T(test_extra_values),
+		T(test_events_rotated),
 		T(test_monitor_counters),
 		T(test_help_and_type_for_each_metric),
 		T(test_label_values_escaped),

@@ -66,6 +66,8 @@ static void test_shipped_policy_loads(void **state)
 	assert_int_equal(p.recheck_interval, 60);
 	assert_int_equal(p.event_log_max_bytes, 10485760);
 	assert_int_equal(p.event_log_keep, 5);
+	assert_int_equal(p.event_log_alerts_max_bytes, 10485760);
+	assert_int_equal(p.event_log_alerts_keep, 5);
 	policy_free(&p);
 }
 
@@ -131,6 +133,8 @@ static void test_empty_policy_gives_defaults(void **state)
 	assert_int_equal(p.recheck_interval, 60);
 	assert_int_equal(p.event_log_max_bytes, 10 * 1024 * 1024);
 	assert_int_equal(p.event_log_keep, 5);
+	assert_int_equal(p.event_log_alerts_max_bytes, 10 * 1024 * 1024);
+	assert_int_equal(p.event_log_alerts_keep, 5);
 	assert_int_equal(p.queue_high_water, 8192);
 	assert_int_equal(p.queue_low_water, 1024);
 	policy_free(&p);
@@ -171,7 +175,8 @@ static void test_settings_are_read(void **state)
 			   "scan_group = \"av.scan\";\n"
 			   "min_kernel = \"6.1\";\n"
 			   "recheck_interval = 86400;\n"
-			   "event_log = { max_bytes = 4096; keep = 100; };\n"
+			   "event_log = { max_bytes = 4096; keep = 100; alerts_max_bytes = 8192;"
+			   " alerts_keep = 1; };\n"
 			   "faults = { overload_grace = 0; queue_high_water = 3; queue_low_water = 2; };\n";
 
 	assert_int_equal(load(text, &p, err), 0);
@@ -185,6 +190,8 @@ static void test_settings_are_read(void **state)
 	assert_int_equal(p.recheck_interval, 86400);
 	assert_int_equal(p.event_log_max_bytes, 4096);
 	assert_int_equal(p.event_log_keep, 100);
+	assert_int_equal(p.event_log_alerts_max_bytes, 8192);
+	assert_int_equal(p.event_log_alerts_keep, 1);
 	assert_int_equal(p.overload_grace, 0);
 	assert_int_equal(p.queue_high_water, 3);
 	assert_int_equal(p.queue_low_water, 2);
@@ -298,6 +305,10 @@ static void test_keep_zero_out_of_range(void **state)
 {
 	(void)state;
 	assert_refused("event_log = { keep = 0; };", NAME ":1: keep: 0 is out of range [1, 100]");
+	assert_refused("event_log = { alerts_keep = 0; };",
+		       NAME ":1: alerts_keep: 0 is out of range [1, 100]");
+	assert_refused("event_log = { alerts_max_bytes = 4095; };",
+		       NAME ":1: alerts_max_bytes: 4095 is out of range [4096, 1099511627776]");
 }
 
 static void test_bad_user_name_refused(void **state)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "eventlog.h"
 #include "jsonutil.h"
 #include "log.h"
 
@@ -109,6 +110,10 @@ static bool client_queue(struct control_client *cl, struct json_object *o)
 
 void control_send(struct control_client *cl, struct json_object *o)
 {
+	/* Replies carry paths and names from outside, as events do. */
+	int r = eventlog_text_valid(o);
+	if (r < 0)
+		log_error_errno(r, "control: a reply keeps text that is not UTF-8");
 	if (client_queue(cl, o))
 		client_flush(cl);
 }

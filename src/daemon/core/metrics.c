@@ -102,6 +102,15 @@ int metrics_render(const struct faults *fs, const struct metrics_extra *x, char 
 		"# TYPE picket_mode_degraded gauge\n"
 		"picket_mode_degraded %d\n",
 		x->degraded);
+	fputs("# HELP picket_events_rotated_total Events in the log files that rotation removed.\n"
+	      "# TYPE picket_events_rotated_total counter\n", f);
+	for (int i = 0; i < EVENTLOG_FILES; i++)
+		for (int c = 0; c < EVENTLOG_CLASSES; c++)
+			if (i == EVENTLOG_EVENTS || c == EVENTLOG_ALERT) /* alerts.jsonl: alerts only */
+				fprintf(f, "picket_events_rotated_total{log=\"%s\",class=\"%s\"} %llu\n",
+					i == EVENTLOG_EVENTS ? "events" : "alerts",
+					c == EVENTLOG_ALERT ? "alert" : "activity",
+					(unsigned long long)x->events_rotated[i][c]);
 	render_monitors(f, x);
 	if (fclose(f) != 0) {
 		free(buf);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "eventlog.h"
 #include "faults.h"
 #include "monitor_counts.h"
 
@@ -21,6 +22,7 @@ struct metrics_extra {
 	time_t started_at;
 	uint64_t events_total;
 	uint64_t events_lost;
+	uint64_t events_rotated[EVENTLOG_FILES][EVENTLOG_CLASSES]; /* eventlog_file.rotated */
 	bool degraded; /* fault 18's degraded mode */
 	struct metrics_monitor mon[METRICS_MONITORS];
 	size_t n_mon;

@@ -76,7 +76,7 @@ void health_apply_policy(struct health *h)
 void health_recheck(struct health *h)
 {
 	host_recheck(h);
-	if (h->c.log->backlog_count > 0)
+	if (eventlog_failing(h->c.log))
 		events_retry(h->c.sink);
 	health_metrics(h);
 }
