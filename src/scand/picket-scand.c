@@ -322,7 +322,7 @@ static int service(const struct args *a, int sock)
 	}
 	scan_msg_set_text(&ready, text);
 
-	r = sandbox_apply();
+	r = sandbox_apply(cfg.tmpdir);
 	if (r < 0) {
 		engine_free(e);
 		return startup_failed(sock, SCAN_STAGE_SANDBOX, r, "installing the seccomp filter failed");

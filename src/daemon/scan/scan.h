@@ -48,8 +48,10 @@ struct scan_owner {
 struct scan_hooks {
 	/* READY: as_root is why the scan user is unusable, "" when it is used. */
 	void (*ready)(void *ud, pid_t pid, const char *as_root);
-	/* The service died while ready; path is the file in the engine, "" if idle. */
-	void (*crashed)(void *ud, const char *how, const char *path);
+	/* The service died while ready, or sent a malformed message; path is
+	 * the file in the engine, "" if idle; sandbox is the syscall its
+	 * seccomp filter stopped ("syscall 96 (gettimeofday)"), "" if none. */
+	void (*crashed)(void *ud, const char *how, const char *path, const char *sandbox);
 	/* It could not start, or died before it was ready: detail says why. */
 	void (*start_failed)(void *ud, const char *detail);
 	void *ud;

@@ -38,6 +38,8 @@ struct scan {
 	char as_root[256];      /* why the service runs as root, "" when it does not */
 	bool ping_pending;      /* a PING sent at the last tick is not answered yet */
 	uint64_t ping_id;
+	int sigsys_nr;          /* the syscall its SIGSYS message named, -1: none */
+	uint32_t sigsys_arch;   /* and its AUDIT_ARCH_* */
 	char state_detail[256]; /* why it is not running, for status */
 	uint64_t scans, detections, errors;
 	time_t last_scan;
