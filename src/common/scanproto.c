@@ -262,6 +262,11 @@ static int check_verdict(const struct scan_msg *m, const struct scan_expect *e, 
 		if (m->code || !m->text[0])
 			return bad(why, len, "VERDICT infected with a code or without a name");
 		return 0;
+	case SCAN_LIMIT:
+		if (m->code || strncmp(m->text, SCAN_LIMIT_PREFIX, strlen(SCAN_LIMIT_PREFIX)) != 0)
+			return bad(why, len, "VERDICT limit with a code or not named %s.*",
+				   SCAN_LIMIT_PREFIX);
+		return 0;
 	case SCAN_ERROR:
 		return 0;
 	}

@@ -53,7 +53,11 @@ enum scan_result {
 	SCAN_CLEAN = 0,
 	SCAN_INFECTED = 1,
 	SCAN_ERROR = 2,
+	SCAN_LIMIT = 3, /* a scan limit stopped it: not scanned whole, not a detection */
 };
+
+/* The prefix of libclamav's names for a scan that hit a limit. */
+#define SCAN_LIMIT_PREFIX "Heuristics.Limits.Exceeded"
 
 
 /* Where picket-scand stopped when it sends SCAN_MSG_FAILED. */
@@ -95,9 +99,9 @@ struct scan_msg {
 				  * text; READY: definitions version ("<file> <version>
 				  * (<build time>)" of the newest .cvd/.cld/.cud header);
 				  * READY+AS_ROOT: version|why (above); FAILED: reason.
-				  * A name "Heuristics.Limits.Exceeded.*" (MaxFileSize,
-				  * MaxScanSize, MaxRecursion, MaxFiles, MaxScanTime) means a
-				  * limit stopped the scan: not clean.  Printable ASCII only */
+				  * SCAN_LIMIT: the limit, "Heuristics.Limits.Exceeded.*"
+				  * (MaxFileSize, MaxScanSize, MaxRecursion, MaxFiles,
+				  * MaxScanTime): not scanned whole.  Printable ASCII only */
 };
 
 /* Sends msg, with fd attached when fd >= 0 (SCAN only).  0 or a negative

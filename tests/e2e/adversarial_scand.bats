@@ -4,7 +4,9 @@
 # range, FAILED or READY out of turn, a verdict for another file) restarts
 # it and re-queues the file, which the real service then scans; a syscall
 # its seccomp filter stops is named in the crash and in fault 6; the
-# sandbox as root still scans archives.
+# sandbox as root still scans archives; files that hit a scan limit are
+# "not scanned: limit", never detections, quarantined or blocked only when
+# the policy says so.
 
 load scan_helpers
 
@@ -142,4 +144,139 @@ expect_requeued() {
 	assert_contains "$output" "Infected files: 3"
 	assert_contains "$output" "Errors: 0"
 	assert_eq "$(scount scan_service_crashed)" 0
+}
+
+# ------------------------------------------------------------- scan limits
+
+# make_zip FILE N: a zip of N small clean members.
+make_zip() {
+	"$PYTHON" - "$1" "$2" <<'EOF'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for i in range(int(sys.argv[2])):
+        z.writestr("m%03d.txt" % i, "member %d\n" % i)
+EOF
+}
+
+@test "scan limits: a zip over max_files is 'not scanned: limit', no detection, no quarantine" {
+	scan_policy --scan "allow_unsigned_defs = true; max_files = 5; action = \"quarantine\";"
+	scan_start
+	make_zip "$T/many.zip" 20
+	make_zip "$T/few.zip" 3
+	run ctl scan "$T/many.zip" "$T/few.zip"
+	assert_eq "$status" 0 "exit status (no infected file)"
+	assert_contains "$output" "$T/many.zip: not scanned: limit (Heuristics.Limits.Exceeded.MaxFiles)"
+	assert_not_contains "$output" FOUND
+	assert_contains "$output" "Infected files: 0"
+	assert_contains "$output" "Not scanned (limits): 1"
+	[ -f "$T/many.zip" ]
+	assert_eq "$(scount detection)" 0
+	assert_eq "$(slast scan_limit | jpy '[d["path"], d["limit"], d["name"], d["action"]]')" \
+		"[\"$T/many.zip\",\"MaxFiles\",\"Heuristics.Limits.Exceeded.MaxFiles\",\"reported\"]"
+	assert_eq "$(scount scan_limit)" 1
+	assert_eq "$(ctl --json quarantine list | jpy 'len(d["items"])')" 0
+	assert_eq "$(scanner '[s["detections"], s["limits"]]')" "[0,1]"
+	# --json: its own list and count.
+	out=$(ctl --json scan "$T/many.zip" | tail -n 1)
+	assert_eq "$(jpy '[d["summary"]["infected"], d["summary"]["limits"], d["not_scanned"]]' <<<"$out")" \
+		"[0,1,[{\"path\":\"$T/many.zip\",\"limit\":\"Heuristics.Limits.Exceeded.MaxFiles\"}]]"
+}
+
+@test "scan limits: limits_action = \"quarantine\" moves a zip over max_files into the quarantine" {
+	scan_policy --scan "allow_unsigned_defs = true; max_files = 5; max_filesize_mb = 1; limits_action = \"quarantine\";"
+	scan_start
+	make_zip "$T/many.zip" 20
+	run ctl scan "$T/many.zip"
+	assert_eq "$status" 0
+	assert_contains "$output" "$T/many.zip: not scanned: limit (Heuristics.Limits.Exceeded.MaxFiles)"
+	assert_eq "$(slast scan_limit | jpy '[d["path"], d["limit"], d["action"]]')" \
+		"[\"$T/many.zip\",\"MaxFiles\",\"quarantined\"]"
+	[ ! -e "$T/many.zip" ]
+	assert_eq "$(ctl --json quarantine list | jpy '[e["original_path"] for e in d["items"]]')" "[\"$T/many.zip\"]"
+	assert_eq "$(scount detection)" 0
+	# The quarantine holds files up to max_filesize_mb: a bigger one stays
+	# where it is, and the event says why.
+	head -c 2097152 /dev/zero >"$T/big.bin"
+	run ctl scan "$T/big.bin"
+	assert_eq "$status" 0
+	assert_contains "$output" "$T/big.bin: not scanned: limit (Heuristics.Limits.Exceeded.MaxFileSize)"
+	assert_eq "$(slast scan_limit | jpy '[d["path"], d["limit"], d["action"], d["error"]]')" \
+		"[\"$T/big.bin\",\"MaxFileSize\",\"quarantine_failed\",\"File too large\"]"
+	[ -f "$T/big.bin" ]
+}
+
+# The file monitor with on_execute = "block" on a tmpfs of its own.
+limits_fs_policy() {
+	W=$T/w
+	mkdir -p "$W"
+	mount -t tmpfs -o size=64m,mode=0755 adv-scand-e2e "$W"
+	MOUNTS+=("$W")
+	scan_policy --scan "allow_unsigned_defs = true; max_filesize_mb = 1; $1" \
+		"monitor_file_copies_moves = true;" "monitor_process_execution = true;" \
+		"device_flow_correlation = false;" \
+		"file_monitor = { mounts_include = [ \"$W\" ]; on_execute = \"block\"; };"
+}
+
+# exec_as_nobody FILE: executes FILE as nobody; EXEC_OUT is "ok" or the errno name.
+exec_as_nobody() {
+	EXEC_OUT=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$PYTHON" -c '
+import errno, os, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(sys.argv[1], [sys.argv[1]])
+    except OSError as e:
+        print(errno.errorcode[e.errno]); sys.stdout.flush(); os._exit(1)
+_, st = os.waitpid(pid, 0)
+if os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0:
+    print("ok")
+' "$1")
+}
+
+# big_true FILE: /bin/true padded with zeros to 2 MiB (over max_filesize_mb 1); it still runs.
+big_true() {
+	cp /bin/true "$1"
+	truncate -s 2M "$1"
+	chmod 0755 "$1"
+}
+
+# limit_ev TRIGGER: true once a scan_limit event of TRIGGER is logged.
+limit_ev() {
+	[ "$(sev "len([e for e in of('scan_limit') if e.get('trigger') == '$1'])")" -gt 0 ]
+}
+
+@test "scan limits: on_execute block runs a program over the size limit, reported as scan_limit" {
+	limits_fs_policy ""
+	scan_start
+	big_true "$W/big-true"
+	wait_for -t "$SCAN_WAIT" limit_ev close_write
+	exec_as_nobody "$W/big-true"
+	assert_eq "$EXEC_OUT" ok "execution of a file over the limit"
+	# A new ctime: the execution waits for a scan of its own, and is allowed.
+	chmod 0755 "$W/big-true"
+	exec_as_nobody "$W/big-true"
+	assert_eq "$EXEC_OUT" ok
+	wait_for -t "$SCAN_WAIT" limit_ev exec
+	assert_eq "$(sev "sorted(set((e['path'], e['limit'], e['action']) for e in of('scan_limit')))")" \
+		"[[\"$W/big-true\",\"MaxFileSize\",\"reported\"]]"
+	# The process that executes it (nobody's python, before the execve).
+	assert_eq "$(sev "sorted(set(e['process']['uid'] for e in of('scan_limit') if e['trigger'] == 'exec'))")" \
+		"[$(id -u nobody)]"
+	assert_eq "$(scount exec_blocked)" 0
+	assert_eq "$(scount exec_detected)" 0
+	assert_eq "$(scount detection)" 0
+}
+
+@test "scan limits: limits_action = \"block\" refuses the execution (EPERM)" {
+	limits_fs_policy "limits_action = \"block\";"
+	scan_start
+	big_true "$W/big-true"
+	wait_for -t "$SCAN_WAIT" s_has_event scan_limit
+	exec_as_nobody "$W/big-true"
+	assert_eq "$EXEC_OUT" EPERM
+	wait_for s_has_event exec_blocked
+	assert_eq "$(slast exec_blocked | jpy '[d["path"], d["signature"]]')" \
+		"[\"$W/big-true\",\"Heuristics.Limits.Exceeded.MaxFileSize\"]"
+	[ -f "$W/big-true" ]
+	assert_eq "$(scount detection)" 0
 }

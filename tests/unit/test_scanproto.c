@@ -422,6 +422,8 @@ static void test_check_legal_messages(void **state)
 	check(&m, &busy, NULL);
 	m = msg(SCAN_MSG_VERDICT, 42, SCAN_INFECTED, "Eicar-Signature");
 	check(&m, &busy, NULL);
+	m = msg(SCAN_MSG_VERDICT, 42, SCAN_LIMIT, "Heuristics.Limits.Exceeded.MaxFiles");
+	check(&m, &busy, NULL);
 	m = msg(SCAN_MSG_VERDICT, 42, SCAN_ERROR, "CL_EMEM");
 	m.code = -12;
 	check(&m, &busy, NULL);
@@ -473,6 +475,8 @@ static void test_check_ranges_and_fields(void **state)
 	check(&m, &busy, "VERDICT clean with a code or a text");
 	m = msg(SCAN_MSG_VERDICT, 42, SCAN_INFECTED, "");
 	check(&m, &busy, "VERDICT infected with a code or without a name");
+	m = msg(SCAN_MSG_VERDICT, 42, SCAN_LIMIT, "Eicar-Signature");
+	check(&m, &busy, "VERDICT limit with a code or not named Heuristics.Limits.Exceeded.*");
 	m = msg(SCAN_MSG_VERDICT, 42, SCAN_CLEAN, "");
 	m.flags = 1;
 	check(&m, &busy, "VERDICT with flags set");

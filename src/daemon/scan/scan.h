@@ -37,7 +37,7 @@ struct scan_owner;
 /* Told the verdict of each of its jobs, and owns nothing of the job after. */
 typedef void (*scan_done_fn)(struct scan_owner *o, struct scan_job *job, const struct verdict *v);
 /* Optional: adds what the owner knows (the process, the trigger) to the
- * detection event of one of its jobs, before it is written. */
+ * detection or scan_limit event of one of its jobs, before it is written. */
 typedef void (*scan_annotate_fn)(struct scan_owner *o, struct scan_job *job,
 				 struct json_object *ev);
 struct scan_owner {
@@ -86,6 +86,10 @@ int scan_submit(struct scan *s, int fd, const char *path, struct scan_owner *own
 		unsigned flags);
 /* Forgets owner's queued jobs (its client went away). */
 void scan_cancel(struct scan *s, struct scan_owner *owner);
+/* Whether an execution of a file with verdict v is to be refused in
+ * on_execute's block mode: a detection, or a limit unless
+ * scan_limits_action is "report". */
+bool scan_verdict_refuses(const struct scan *s, const struct verdict *v);
 /* 1 and *ret when the verdict of the file with key k is cached, else 0. */
 int scan_cached(struct scan *s, const struct scan_key *k, struct verdict *ret);
 

@@ -196,6 +196,8 @@ static void finish(struct scan *s, struct scan_job *job, const struct verdict *v
 	scanq_cache_put(&s->q, &job->key, v);
 	if (v->result == SCAN_INFECTED)
 		detection_report(s, job, v);
+	else if (v->result == SCAN_LIMIT)
+		limit_report(s, job, v);
 	if (owner)
 		owner->done(owner, job, v);
 	s->last_scan = time(NULL);
@@ -328,6 +330,8 @@ static void on_verdict(struct scan *s, const struct scan_msg *m)
 		s->detections++;
 	else if (v.result == SCAN_ERROR)
 		s->errors++;
+	else if (v.result == SCAN_LIMIT)
+		s->limits++;
 	finish(s, job, &v);
 	supervisor_send_next(s);
 }
