@@ -470,6 +470,22 @@ static void sigsys_text(const struct scan *s, char *buf, size_t len)
 	free(name);
 }
 
+/* The SIGSYS message is sent just before the death: when the pidfd is
+ * handled first, it is still waiting in the socket.  Whatever else is
+ * there is dropped, as the file in flight is queued again. */
+static void read_last_word(struct scan *s)
+{
+	struct scan_expect e = expected(s);
+	struct scan_msg m;
+	char why[160];
+
+	while (s->sigsys_nr < 0 && s->sock.fd >= 0 && scan_msg_recv(s->sock.fd, &m, NULL) == 0)
+		if (m.type == SCAN_MSG_SIGSYS && scan_msg_check(&m, &e, why, sizeof(why)) == 0) {
+			s->sigsys_nr = m.result;
+			s->sigsys_arch = (uint32_t)m.code;
+		}
+}
+
 static void on_service_exit(struct io_source *src, uint32_t events)
 {
 	struct scan *s = src->obj;
@@ -480,6 +496,8 @@ static void on_service_exit(struct io_source *src, uint32_t events)
 	if (waitid(P_PIDFD, src->fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return;
 	s->pid = 0;
+	if (si.si_code != CLD_EXITED && si.si_status == SIGSYS)
+		read_last_word(s);
 	if (si.si_code == CLD_EXITED) {
 		snprintf(how, sizeof(how), "exited with status %d", si.si_status);
 	} else if (si.si_status == SIGSYS && s->sigsys_nr >= 0) {
