@@ -4,7 +4,8 @@
 # range, FAILED or READY out of turn, a verdict for another file) restarts
 # it and re-queues the file, which the real service then scans; a syscall
 # its seccomp filter stops is named in the crash and in fault 6; the
-# sandbox as root still scans archives; files that hit a scan limit are
+# sandbox as root (fault 5) keeps a taken-over service from writing root's
+# files and still scans archives; files that hit a scan limit are
 # "not scanned: limit", never detections, quarantined or blocked only when
 # the policy says so.
 
@@ -27,7 +28,7 @@ setup() {
 }
 
 teardown() {
-	unset FAKE_SCAND_MODE FAKE_SCAND_ONCE FAKE_SCAND_REAL
+	unset FAKE_SCAND_MODE FAKE_SCAND_ONCE FAKE_SCAND_REAL FAKE_SCAND_VICTIM
 	e2e_teardown
 }
 
@@ -128,6 +129,25 @@ expect_requeued() {
 }
 
 # ------------------------------------------------ the sandbox as root (5)
+
+@test "sandbox as root: a taken-over root service cannot write, create, unlink, chmod or rename a root file" {
+	printf 'keep me\n' >"$T/victim"
+	chmod 0644 "$T/victim"
+	export FAKE_SCAND_VICTIM=$T/victim
+	fake_start escape
+	ready_as 0
+	assert_eq "$(proc_status "$(scanner_pid)" CapEff)" 0000000000000000
+	scan_eicar
+	# Landlock refuses the writes (EACCES), the filter chmod (EPERM) and rename (trapped).
+	assert_contains "$(cat "$DLOG")" \
+		"fake-scand escape: write=EACCES create=EACCES unlink=EACCES chmod=EPERM mkdir=EACCES"
+	nr=$(printf '#include <sys/syscall.h>\nSYS_rename\n' | cc -E -P - | tail -n 1)
+	expect_requeued "killed by its seccomp filter (SIGSYS) at syscall $nr (rename)"
+	assert_eq "$(cat "$T/victim")" "keep me"
+	assert_eq "$(stat -c '%a %u' "$T/victim")" "644 0"
+	[ ! -e "$T/victim.new" ]
+	[ ! -e "$T/victim.moved" ]
+}
 
 @test "sandbox as root: without a usable scan user the service is root, sandboxed, and still unpacks archives" {
 	scan_policy "scan_user = \"picket-nouser\";"

@@ -3,7 +3,7 @@
  * picket-scand taken over by a hostile file could send.
  *
  * picketd starts it with --scand in place of picket-scand.  It answers READY
- * (as uid/gid 65534) and PING like the real one; at the first SCAN (or right
+ * (as uid/gid 65534, or as root for "escape") and PING like the real one; at the first SCAN (or right
  * after READY for "unsolicited") it does what FAKE_SCAND_MODE says:
  *   verdict-range    a VERDICT with result 7
  *   failed-inflight  FAILED while the file is in flight
@@ -11,16 +11,24 @@
  *   wrong-id         INFECTED for another request id
  *   unsolicited      INFECTED while no file is in flight
  *   sigsys           picket-scand's sandbox, then getuid(): its filter stops it
+ *   escape           stays root without capabilities (the fault 5 fallback), takes
+ *                    picket-scand's sandbox and tries to write, create, unlink,
+ *                    chmod and then rename FAKE_SCAND_VICTIM; what each got goes
+ *                    to stderr, the rename is trapped
  * and then waits for picketd to end it.  At its start it creates the file
  * FAKE_SCAND_ONCE; when that file exists (the restart), and for --test-load,
  * it executes the real service, FAKE_SCAND_REAL, instead. */
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -59,6 +67,55 @@ static struct scan_msg ready_msg(void)
 
 	scan_msg_set_text(&m, "fake-scand 1");
 	return m;
+}
+
+static const char *outcome(long r)
+{
+	return r < 0 ? strerrorname_np(errno) : "done";
+}
+
+/* What a taken-over root service would try first: the victim's content,
+ * a new file beside it, its name, its mode, a directory. */
+static void escape(const char *tmpdir)
+{
+	const char *victim = getenv("FAKE_SCAND_VICTIM");
+	char beside[PATH_MAX], moved[PATH_MAX];
+
+	if (!victim || sandbox_apply(tmpdir) < 0)
+		exit(1);
+	snprintf(beside, sizeof(beside), "%s.new", victim);
+	snprintf(moved, sizeof(moved), "%s.moved", victim);
+	fprintf(stderr, "fake-scand escape: write=%s", outcome(open(victim, O_WRONLY | O_TRUNC)));
+	fprintf(stderr, " create=%s", outcome(open(beside, O_WRONLY | O_CREAT | O_EXCL, 0644)));
+	fprintf(stderr, " unlink=%s", outcome(unlink(victim)));
+	fprintf(stderr, " chmod=%s", outcome(chmod(victim, 04777)));
+	fprintf(stderr, " mkdir=%s\n", outcome(mkdir(moved, 0755)));
+	rename(victim, moved);
+	exit(4); /* not reached: the filter stops rename */
+}
+
+/* argv's value of --tmpdir, as picketd passes it. */
+static const char *tmpdir_arg(int argc, char **argv)
+{
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strcmp(argv[i], "--tmpdir"))
+			return argv[i + 1];
+	return NULL;
+}
+
+/* Root, but no capability left: what picket-scand is when the scan user
+ * is unusable. */
+static void drop_caps(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+
+	for (int c = 0; c <= CAP_LAST_CAP; c++)
+		prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+	if (syscall(SYS_capset, &h, d) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		fprintf(stderr, "fake-scand: dropping capabilities: %s\n", strerror(errno));
+		exit(1);
+	}
 }
 
 /* The misbehaviour of mode for the request req (NULL: none in flight). */
@@ -103,13 +160,20 @@ int main(int argc, char **argv)
 	if (fd >= 0)
 		close(fd);
 
-	/* As the real one does: never root, never a way back. */
-	if (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
-	    setresuid(NOBODY, NOBODY, NOBODY) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+	bool as_root = !strcmp(mode, "escape");
+	struct scan_msg ready = ready_msg();
+	if (as_root) {
+		drop_caps();
+		ready.uid = ready.gid = 0;
+		ready.flags = SCAN_READY_AS_ROOT;
+		scan_msg_set_text(&ready, "fake-scand 1|fake-scand stays root");
+	} else if (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
+		   setresuid(NOBODY, NOBODY, NOBODY) < 0 ||
+		   prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		/* As the real one does: never root, never a way back. */
 		fprintf(stderr, "fake-scand: dropping to %d: %s\n", NOBODY, strerror(errno));
 		return 1;
 	}
-	struct scan_msg ready = ready_msg();
 	send_or_die(&ready);
 	if (!strcmp(mode, "unsolicited"))
 		misbehave(mode, NULL);
@@ -123,6 +187,8 @@ int main(int argc, char **argv)
 			close(fd);
 		if (m.type == SCAN_MSG_PING)
 			send_or_die(&(struct scan_msg){ .type = SCAN_MSG_PONG, .id = m.id });
+		else if (m.type == SCAN_MSG_SCAN && as_root)
+			escape(tmpdir_arg(argc, argv));
 		else if (m.type == SCAN_MSG_SCAN)
 			misbehave(mode, &m);
 	}
