@@ -42,7 +42,8 @@
  * the clock source has no vDSO (Xen-clocked machines; Debian's 6.1 in
  * qemu calls gettimeofday).  openat, mkdir, unlink and rmdir take paths,
  * which seccomp cannot read: Landlock confines them to the temp directory
- * (confine_writes), or they are refused (no_writes_rules). */
+ * (confine_writes), or, for root without Landlock, they get EPERM
+ * (path_writes, openat_rules). */
 static const int allow_engine[] = {
 	SCMP_SYS(read),       SCMP_SYS(write),     SCMP_SYS(pread64),    SCMP_SYS(lseek),
 	SCMP_SYS(newfstatat), SCMP_SYS(close),
@@ -159,7 +160,7 @@ static int openat_rules(scmp_filter_ctx ctx, bool writes)
 		if (r == 0)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
 					     SCMP_A2(SCMP_CMP_MASKED_EQ, trunc_mode, O_TRUNC | O_RDWR));
-		return r;
+		return r < 0 ? log_error_errno(r, "sandbox: adding the rules for openat") : 0;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(writing); i++)
 		any_write |= writing[i];
@@ -168,7 +169,7 @@ static int openat_rules(scmp_filter_ctx ctx, bool writes)
 	for (size_t i = 0; i < ARRAY_SIZE(writing) && r == 0; i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(openat), 1,
 				     SCMP_A2(SCMP_CMP_MASKED_EQ, writing[i], writing[i]));
-	return r;
+	return r < 0 ? log_error_errno(r, "sandbox: adding the rules for openat") : 0;
 }
 
 /* Landlock: creating, writing, truncating and removing files only beneath
@@ -188,8 +189,10 @@ static int confine_writes(const char *dir)
 			   LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
 	long abi = syscall(__NR_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 
+	if (abi < 0 && (errno == ENOSYS || errno == EOPNOTSUPP))
+		return -EOPNOTSUPP;
 	if (abi < 0)
-		return errno == ENOSYS || errno == EOPNOTSUPP ? -EOPNOTSUPP : -errno;
+		return log_error_errno(errno, "sandbox: Landlock ABI version");
 	if (abi >= 2)
 		handled |= LANDLOCK_ACCESS_FS_REFER;
 	if (abi >= 3)
@@ -278,6 +281,8 @@ int sandbox_apply(const char *tmpdir)
 		return log_error_errno(ENOMEM, "sandbox: seccomp_init");
 	/* A call of another architecture (int 0x80) is not trapped: killed. */
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	if (r < 0)
+		log_error_errno(r, "sandbox: the action for other architectures");
 	if (r == 0)
 		r = add_all(ctx, SCMP_ACT_ALLOW, allow_engine, ARRAY_SIZE(allow_engine));
 	if (r == 0)
@@ -291,8 +296,6 @@ int sandbox_apply(const char *tmpdir)
 		r = add_all(ctx, SCMP_ACT_ERRNO(EPERM), refused, ARRAY_SIZE(refused));
 	if (r == 0)
 		r = openat_rules(ctx, writes);
-	if (r < 0)
-		log_error_errno(r, "sandbox: building the filter");
 #ifdef SANDBOX_ASAN
 	if (r == 0)
 		r = add_all(ctx, SCMP_ACT_ALLOW, allow_asan, ARRAY_SIZE(allow_asan));
