@@ -53,6 +53,13 @@ static const char *const action_names[] = {
 	NULL,
 };
 
+static const char *const limits_names[] = {
+	[POLICY_LIMITS_REPORT] = "report",
+	[POLICY_LIMITS_QUARANTINE] = "quarantine",
+	[POLICY_LIMITS_BLOCK] = "block",
+	NULL,
+};
+
 static const char *const onexec_names[] = {
 	[POLICY_ONEXEC_OFF] = "off",
 	[POLICY_ONEXEC_AUDIT] = "audit",
@@ -74,6 +81,11 @@ static const char *enum_name(const char *const *names, size_t n, int v)
 const char *policy_action_name(enum policy_action a)
 {
 	return enum_name(action_names, ARRAY_SIZE(action_names), (int)a);
+}
+
+const char *policy_limits_name(enum policy_limits l)
+{
+	return enum_name(limits_names, ARRAY_SIZE(limits_names), (int)l);
 }
 
 const char *policy_onexec_name(enum policy_onexec m)
@@ -111,6 +123,7 @@ static const struct field fault_fields[] = {
 
 static const struct field scan_fields[] = {
 	FE("action", scan_action, action_names),
+	FE("limits_action", scan_limits_action, limits_names),
 	FN("allow_unsigned_defs", allow_unsigned_defs, K_BOOL, 0, 0),
 	FN("max_filesize_mb", scan_max_filesize_mb, K_UINT, 1, 4096),
 	FN("max_scansize_mb", scan_max_scansize_mb, K_UINT, 1, 16384),
@@ -460,6 +473,7 @@ static int policy_defaults(struct policy *p)
 		.defs_max_age = 7 * 86400,
 		.min_mem_mb = 256,
 		.scan_action = POLICY_ACTION_AUDIT,
+		.scan_limits_action = POLICY_LIMITS_REPORT,
 		.scan_max_filesize_mb = 100,
 		.scan_max_scansize_mb = 400,
 		.scan_max_scantime_ms = 120000,

@@ -21,6 +21,13 @@ enum policy_action {
 	POLICY_ACTION_QUARANTINE, /* move detected files into the quarantine */
 };
 
+/* What becomes of a file that a scan limit stopped (not scanned whole). */
+enum policy_limits {
+	POLICY_LIMITS_REPORT,     /* a scan_limit event only */
+	POLICY_LIMITS_QUARANTINE, /* ... and moved into the quarantine */
+	POLICY_LIMITS_BLOCK,      /* ... and its execution refused when on_execute = "block" */
+};
+
 enum policy_onexec {
 	POLICY_ONEXEC_OFF,   /* executions are not checked */
 	POLICY_ONEXEC_AUDIT, /* executing a detected file is reported */
@@ -103,6 +110,7 @@ struct policy {
 
 	/* Scanning (scan = { ... }). */
 	enum policy_action scan_action;
+	enum policy_limits scan_limits_action;
 	bool allow_unsigned_defs;    /* accept unsigned .cud definitions */
 	unsigned scan_max_filesize_mb;
 	unsigned scan_max_scansize_mb;
@@ -127,6 +135,7 @@ void policy_free(struct policy *p);
 
 const char *policy_action_name(enum policy_action a);
 const char *policy_onexec_name(enum policy_onexec m);
+const char *policy_limits_name(enum policy_limits l);
 const char *policy_netmode_name(enum policy_netmode m);
 
 /* A JSON object (json-c) with every setting; caller puts the reference. */

@@ -1,6 +1,8 @@
 #include "scanproto.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,7 +13,7 @@
 
 static bool type_known(uint32_t type)
 {
-	return type >= SCAN_MSG_READY && type <= SCAN_MSG_PONG;
+	return type >= SCAN_MSG_READY && type <= SCAN_MSG_SIGSYS;
 }
 
 static bool text_terminated(const struct scan_msg *m)
@@ -155,4 +157,166 @@ const char *scan_stage_name(enum scan_stage s)
 		return "sandbox";
 	}
 	return "unknown";
+}
+
+static const char *type_name(uint32_t t)
+{
+	static const char *const names[] = { "?", "READY", "FAILED", "SCAN", "VERDICT",
+					      "PING", "PONG", "SIGSYS" };
+	return t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
+}
+
+static int bad(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return -EBADMSG;
+}
+
+/* Printable ASCII up to the NUL, zeroes after it: what scan_msg_set_text
+ * makes, so nothing travels hidden behind the terminator. */
+static bool text_clean(const struct scan_msg *m)
+{
+	size_t n = strnlen(m->text, sizeof(m->text));
+
+	if (n == sizeof(m->text))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (m->text[i] < 0x20 || m->text[i] > 0x7e)
+			return false;
+	for (size_t i = n; i < sizeof(m->text); i++)
+		if (m->text[i])
+			return false;
+	return true;
+}
+
+/* The fields a type does not use must be zero.  Bits: which are used. */
+enum {
+	F_FLAGS = 1 << 0,
+	F_ID = 1 << 1,
+	F_RESULT = 1 << 2,
+	F_CODE = 1 << 3,
+	F_IDS = 1 << 4, /* uid, gid, sigs */
+	F_STATS = 1 << 5, /* usec, bytes */
+	F_TEXT = 1 << 6,
+};
+
+static const char *unused_field_set(const struct scan_msg *m, unsigned used)
+{
+	if (!(used & F_FLAGS) && m->flags)
+		return "flags";
+	if (!(used & F_ID) && m->id)
+		return "id";
+	if (!(used & F_RESULT) && m->result)
+		return "result";
+	if (!(used & F_CODE) && m->code)
+		return "code";
+	if (!(used & F_IDS) && (m->uid || m->gid || m->sigs))
+		return "uid/gid/sigs";
+	if (!(used & F_STATS) && (m->usec || m->bytes))
+		return "usec/bytes";
+	if (!(used & F_TEXT) && m->text[0])
+		return "text";
+	return NULL;
+}
+
+static int check_ready(const struct scan_msg *m, char *why, size_t len)
+{
+	bool as_root = m->flags & SCAN_READY_AS_ROOT;
+	bool sep = strchr(m->text, SCAN_READY_TEXT_SEP) != NULL;
+
+	if (m->flags & ~SCAN_READY_AS_ROOT)
+		return bad(why, len, "READY flags 0x%x unknown", m->flags);
+	if (as_root != (m->uid == 0))
+		return bad(why, len, "READY uid %u %s the as-root flag", m->uid,
+			   as_root ? "contradicts" : "without");
+	if (m->gid == 0 && !as_root)
+		return bad(why, len, "READY gid 0 as uid %u", m->uid);
+	if (m->sigs == 0)
+		return bad(why, len, "READY with no signature");
+	if (as_root != sep)
+		return bad(why, len, "READY text %s the '%c' of the as-root flag",
+			   sep ? "has" : "lacks", SCAN_READY_TEXT_SEP);
+	return 0;
+}
+
+static int check_verdict(const struct scan_msg *m, const struct scan_expect *e, char *why,
+			 size_t len)
+{
+	if (!e->inflight)
+		return bad(why, len, "VERDICT for request %llu while no file is in flight",
+			   (unsigned long long)m->id);
+	if (m->id != e->inflight_id)
+		return bad(why, len, "VERDICT for request %llu, not for the file in flight (%llu)",
+			   (unsigned long long)m->id, (unsigned long long)e->inflight_id);
+	switch (m->result) {
+	case SCAN_CLEAN:
+		if (m->code || m->text[0])
+			return bad(why, len, "VERDICT clean with a code or a text");
+		return 0;
+	case SCAN_INFECTED:
+		if (m->code || !m->text[0])
+			return bad(why, len, "VERDICT infected with a code or without a name");
+		return 0;
+	case SCAN_LIMIT:
+		if (m->code || strncmp(m->text, SCAN_LIMIT_PREFIX, strlen(SCAN_LIMIT_PREFIX)) != 0)
+			return bad(why, len, "VERDICT limit with a code or not named %s.*",
+				   SCAN_LIMIT_PREFIX);
+		return 0;
+	case SCAN_ERROR:
+		return 0;
+	}
+	return bad(why, len, "VERDICT result %d out of range", m->result);
+}
+
+int scan_msg_check(const struct scan_msg *m, const struct scan_expect *e, char *why, size_t len)
+{
+	static const unsigned used[] = {
+		[SCAN_MSG_READY] = F_FLAGS | F_IDS | F_TEXT,
+		[SCAN_MSG_FAILED] = F_RESULT | F_CODE | F_TEXT,
+		[SCAN_MSG_VERDICT] = F_ID | F_RESULT | F_CODE | F_STATS | F_TEXT,
+		[SCAN_MSG_PONG] = F_ID,
+		[SCAN_MSG_SIGSYS] = F_RESULT | F_CODE,
+	};
+	const char *field;
+
+	if (!type_known(m->type) || m->type == SCAN_MSG_SCAN || m->type == SCAN_MSG_PING)
+		return bad(why, len, "message type %u (%s) is not the scan service's", m->type,
+			   type_name(m->type));
+	if (!text_clean(m))
+		return bad(why, len, "%s text not printable ASCII ending in zeroes",
+			   type_name(m->type));
+	field = unused_field_set(m, used[m->type]);
+	if (field)
+		return bad(why, len, "%s with %s set", type_name(m->type), field);
+	switch (m->type) {
+	case SCAN_MSG_READY:
+		if (!e->starting)
+			return bad(why, len, "READY again while ready");
+		return check_ready(m, why, len);
+	case SCAN_MSG_FAILED:
+		if (!e->starting)
+			return bad(why, len, "FAILED after READY");
+		if (m->result < SCAN_STAGE_ARGS || m->result > SCAN_STAGE_SANDBOX)
+			return bad(why, len, "FAILED stage %d out of range", m->result);
+		return 0;
+	case SCAN_MSG_VERDICT:
+		if (e->starting)
+			return bad(why, len, "VERDICT before READY");
+		return check_verdict(m, e, why, len);
+	case SCAN_MSG_PONG:
+		if (e->starting || !e->ping || m->id != e->ping_id)
+			return bad(why, len, "PONG %llu for no ping pending",
+				   (unsigned long long)m->id);
+		return 0;
+	case SCAN_MSG_SIGSYS:
+		if (m->result < 0)
+			return bad(why, len, "SIGSYS syscall %d out of range", m->result);
+		return 0;
+	}
+	return bad(why, len, "message type %u unknown", m->type);
 }

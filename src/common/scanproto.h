@@ -12,6 +12,15 @@
  *   d -> scand   SCAN_MSG_SCAN      + 1 fd: scan it, reply with the same id
  *   scand -> d   SCAN_MSG_VERDICT   clean / infected + signature / error + reason
  *   d -> scand   SCAN_MSG_PING      liveness; scand answers SCAN_MSG_PONG with the same id
+ *   scand -> d   SCAN_MSG_SIGSYS    its seccomp filter stopped syscall result (arch in code);
+ *                                   sent from the SIGSYS handler, the service dies of SIGSYS next
+ *
+ * picket-scand may be taken over by a file it parses, so picketd checks
+ * every field of every message it receives against the service's state
+ * (scan_msg_check): READY and FAILED only while starting, a VERDICT only
+ * for the file in flight, a PONG only for the ping pending, no unused field
+ * set, text printable ASCII.  A message that fails restarts the service and
+ * re-queues the file in flight, as a crash does.
  *
  * A descriptor travels with SCAN_MSG_SCAN and nothing else: scan_msg_send
  * refuses (-EINVAL) and scan_msg_recv rejects (-EBADMSG) a SCAN without
@@ -25,6 +34,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define SCAN_FD 3 /* picket-scand's end of the socketpair */
@@ -36,13 +46,19 @@ enum scan_msg_type {
 	SCAN_MSG_VERDICT,
 	SCAN_MSG_PING,
 	SCAN_MSG_PONG,
+	SCAN_MSG_SIGSYS,
 };
 
 enum scan_result {
 	SCAN_CLEAN = 0,
 	SCAN_INFECTED = 1,
 	SCAN_ERROR = 2,
+	SCAN_LIMIT = 3, /* a scan limit stopped it: not scanned whole, not a detection */
 };
+
+/* The prefix of libclamav's names for a scan that hit a limit. */
+#define SCAN_LIMIT_PREFIX "Heuristics.Limits.Exceeded"
+
 
 /* Where picket-scand stopped when it sends SCAN_MSG_FAILED. */
 enum scan_stage {
@@ -68,7 +84,7 @@ struct scan_msg {
 	uint32_t type;  /* enum scan_msg_type */
 	uint32_t flags; /* READY: SCAN_READY_*; */
 	uint64_t id;    /* SCAN/VERDICT/PING/PONG: the request id */
-	int32_t result; /* VERDICT: enum scan_result; FAILED: enum scan_stage */
+	int32_t result; /* VERDICT: enum scan_result; FAILED: enum scan_stage; SIGSYS: syscall nr */
 	int32_t code;   /* VERDICT error / FAILED: negative errno, or a positive libclamav
 			 * cl_error_t; 0 with SCAN_ERROR: libclamav said clean but logged
 			 * an error during the scan (e.g. no temp dir), so the file was
@@ -83,10 +99,9 @@ struct scan_msg {
 				  * text; READY: definitions version ("<file> <version>
 				  * (<build time>)" of the newest .cvd/.cld/.cud header);
 				  * READY+AS_ROOT: version|why (above); FAILED: reason.
-				  * A name "Heuristics.Limits.Exceeded.*" (MaxFileSize,
-				  * MaxScanSize, MaxRecursion, MaxFiles, MaxScanTime) means a
-				  * limit stopped the scan: not clean.  picket-scand sends
-				  * printable ASCII only */
+				  * SCAN_LIMIT: the limit, "Heuristics.Limits.Exceeded.*"
+				  * (MaxFileSize, MaxScanSize, MaxRecursion, MaxFiles,
+				  * MaxScanTime): not scanned whole.  Printable ASCII only */
 };
 
 /* Sends msg, with fd attached when fd >= 0 (SCAN only).  0 or a negative
@@ -105,3 +120,15 @@ int scan_msg_recv(int sock, struct scan_msg *ret, int *ret_fd);
 /* Copies s (NULL: "") into msg->text, cut to fit, and zeroes the rest. */
 void scan_msg_set_text(struct scan_msg *msg, const char *s);
 const char *scan_stage_name(enum scan_stage s);
+
+/* What picketd expects of the service when a message arrives. */
+struct scan_expect {
+	bool starting;        /* no READY yet */
+	bool inflight;        /* a SCAN is unanswered ... */
+	uint64_t inflight_id; /* ... with this id */
+	bool ping;            /* a PING is unanswered ... */
+	uint64_t ping_id;     /* ... with this id */
+};
+/* 0 when m (received from picket-scand) is legal now, else -EBADMSG with
+ * why filled ("VERDICT result 7 out of range"). */
+int scan_msg_check(const struct scan_msg *m, const struct scan_expect *e, char *why, size_t len);

@@ -631,19 +631,27 @@ void render_scan(struct json_object *reply)
 	struct json_object *sum = jget_obj(reply, "summary");
 	struct json_object *found = jget_array(reply, "detections");
 	struct json_object *failed = jget_array(reply, "failures");
+	struct json_object *limits = jget_array(reply, "not_scanned");
 
 	path_lines(stdout, found, "signature", " FOUND");
 	unlisted(stdout, jget_int(sum, "infected", 0), jlen(found), "infected files");
+	for (size_t i = 0; i < jlen(limits); i++) {
+		struct json_object *e = json_object_array_get_idx(limits, i);
+		printf("%s: not scanned: limit (%s)\n", or_dash(jget_str(e, "path")),
+		       or_dash(jget_str(e, "limit")));
+	}
+	unlisted(stdout, jget_int(sum, "limits", 0), jlen(limits), "files not scanned");
 	fflush(stdout); /* before stderr, for whoever reads both on one terminal */
 	path_lines(stderr, failed, "error", "");
 	unlisted(stderr, jget_int(sum, "errors", 0), jlen(failed), "errors");
-	if (jlen(found) || jlen(failed))
+	if (jlen(found) || jlen(failed) || jlen(limits))
 		putchar('\n');
 	puts("----------- SCAN SUMMARY -----------");
 	printf("Scanned files: %" PRId64 "\n", jget_int(sum, "files", 0));
 	printf("Infected files: %" PRId64 "\n", jget_int(sum, "infected", 0));
 	printf("Errors: %" PRId64 "\n", jget_int(sum, "errors", 0));
 	printf("Skipped: %" PRId64 "\n", jget_int(sum, "skipped", 0));
+	printf("Not scanned (limits): %" PRId64 "\n", jget_int(sum, "limits", 0));
 	printf("Data scanned: %.2f MB\n", (double)jget_int(sum, "bytes", 0) / MB);
 	printf("Time: %.3f s (%.2f MB/s)\n", jget_double(sum, "seconds", 0),
 	       jget_double(sum, "mb_per_s", 0));

@@ -352,9 +352,12 @@ int engine_scan(struct engine *e, int fd, struct engine_verdict *ret)
 	v.bytes = (uint64_t)scanned * CL_COUNT_PRECISION;
 
 	if (rc == CL_VIRUS) {
-		v.result = SCAN_INFECTED;
 		snprintf(v.text, sizeof(v.text), "%s",
 			 name ? name : ctx.found[0] ? ctx.found : "unknown");
+		/* A limit's name only wins when no signature matched. */
+		v.result = strncmp(v.text, SCAN_LIMIT_PREFIX, strlen(SCAN_LIMIT_PREFIX)) == 0
+				   ? SCAN_LIMIT
+				   : SCAN_INFECTED;
 	} else if (rc == CL_CLEAN && clmsg.errors == 0) {
 		v.result = SCAN_CLEAN;
 	} else if (rc == CL_CLEAN) {

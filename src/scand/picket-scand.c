@@ -242,7 +242,10 @@ static int handle_scan(int sock, struct engine *e, const struct scan_msg *req, i
 		log_warning("scan %llu: error %d: %s", (unsigned long long)req->id, v.code, v.text);
 	else
 		log_debug("scan %llu: %s %s (%u us)", (unsigned long long)req->id,
-			  v.result == SCAN_INFECTED ? "infected" : "clean", v.text, v.usec);
+			  v.result == SCAN_INFECTED ? "infected"
+			  : v.result == SCAN_LIMIT  ? "limit"
+						    : "clean",
+			  v.text, v.usec);
 	return send_reply(sock, &m);
 }
 
@@ -322,7 +325,7 @@ static int service(const struct args *a, int sock)
 	}
 	scan_msg_set_text(&ready, text);
 
-	r = sandbox_apply();
+	r = sandbox_apply(cfg.tmpdir);
 	if (r < 0) {
 		engine_free(e);
 		return startup_failed(sock, SCAN_STAGE_SANDBOX, r, "installing the seccomp filter failed");

@@ -353,19 +353,19 @@ static void test_crashes_below_the_count_do_not_raise_6(void **state)
 
 	assert_int_equal(fx->p.scan_crash_count, 3);
 	assert_int_equal(fx->p.scan_crash_window, 300);
-	health_scan_crashed(fx->h, "SIGSEGV", "/a");
-	health_scan_crashed(fx->h, "SIGSEGV", "/b");
+	health_scan_crashed(fx->h, "SIGSEGV", "/a", "");
+	health_scan_crashed(fx->h, "SIGSEGV", "/b", "");
 	assert_false(faults_is_active(&fx->fs, FAULT_SCAN_RESTARTING));
 	assert_int_equal(count(&fx->rec, FAULT_RAISED, FAULT_SCAN_RESTARTING), 0);
 
-	health_scan_crashed(fx->h, "SIGABRT", ""); /* between scans */
+	health_scan_crashed(fx->h, "SIGABRT", "", ""); /* between scans */
 	assert_string_equal(active_detail(fx, FAULT_SCAN_RESTARTING),
 			    "3 crashes in 300 s; in the engine: /a, /b, (idle)");
 	assert_int_equal(count(&fx->rec, FAULT_RAISED, FAULT_SCAN_RESTARTING), 1);
 	assert_int_equal(last(&fx->rec, FAULT_SCAN_RESTARTING)->severity, FAULT_MAJOR);
 
 	/* A fourth: the detail grows, no second event. */
-	health_scan_crashed(fx->h, "SIGSEGV", "/c");
+	health_scan_crashed(fx->h, "SIGSEGV", "/c", "");
 	assert_string_equal(active_detail(fx, FAULT_SCAN_RESTARTING),
 			    "4 crashes in 300 s; in the engine: /a, /b, (idle), /c");
 	assert_int_equal(count(&fx->rec, FAULT_RAISED, FAULT_SCAN_RESTARTING), 1);
@@ -377,11 +377,11 @@ static void test_crashes_out_of_the_window_fall_out(void **state)
 
 	fx->p.scan_crash_count = 2;
 	fx->p.scan_crash_window = 1;
-	health_scan_crashed(fx->h, "SIGSEGV", "/old");
+	health_scan_crashed(fx->h, "SIGSEGV", "/old", "");
 	next_second(); /* /old is now 1 s old: out of a 1 s window */
-	health_scan_crashed(fx->h, "SIGSEGV", "/new");
+	health_scan_crashed(fx->h, "SIGSEGV", "/new", "");
 	assert_false(faults_is_active(&fx->fs, FAULT_SCAN_RESTARTING));
-	health_scan_crashed(fx->h, "SIGSEGV", "/newer");
+	health_scan_crashed(fx->h, "SIGSEGV", "/newer", "");
 	assert_string_equal(active_detail(fx, FAULT_SCAN_RESTARTING),
 			    "2 crashes in 1 s; in the engine: /new, /newer");
 }
@@ -391,7 +391,7 @@ static void test_tick_clears_6_after_calm(void **state)
 	struct fixture *fx = *state;
 
 	for (int i = 0; i < 3; i++)
-		health_scan_crashed(fx->h, "SIGSEGV", "/x");
+		health_scan_crashed(fx->h, "SIGSEGV", "/x", "");
 	assert_true(faults_is_active(&fx->fs, FAULT_SCAN_RESTARTING));
 
 	/* Within scan_calm, and started just now: neither cleared nor critical. */
@@ -407,8 +407,8 @@ static void test_tick_clears_6_after_calm(void **state)
 
 	/* The window starts over: one more crash is one, not four. */
 	fx->p.scan_calm = 300;
-	health_scan_crashed(fx->h, "SIGSEGV", "/y");
-	health_scan_crashed(fx->h, "SIGSEGV", "/z");
+	health_scan_crashed(fx->h, "SIGSEGV", "/y", "");
+	health_scan_crashed(fx->h, "SIGSEGV", "/z", "");
 	assert_false(faults_is_active(&fx->fs, FAULT_SCAN_RESTARTING));
 	health_tick(fx->h); /* not active: nothing to do */
 	assert_int_equal(count(&fx->rec, FAULT_CLEARED, FAULT_SCAN_RESTARTING), 1);
@@ -419,9 +419,9 @@ static void test_tick_escalates_6_long_after_start(void **state)
 	struct fixture *fx = *state;
 
 	assert_int_equal(health_up(fx, time(NULL) - 1000), 0); /* scan_escalate is 600 */
-	health_scan_crashed(fx->h, "SIGSEGV", "/a");
-	health_scan_crashed(fx->h, "SIGSEGV", "/b");
-	health_scan_crashed(fx->h, "SIGSEGV", "/c");
+	health_scan_crashed(fx->h, "SIGSEGV", "/a", "");
+	health_scan_crashed(fx->h, "SIGSEGV", "/b", "");
+	health_scan_crashed(fx->h, "SIGSEGV", "/c", "");
 	assert_int_equal(faults_get(&fx->fs, FAULT_SCAN_RESTARTING)->severity, FAULT_MAJOR);
 
 	health_tick(fx->h);
@@ -445,7 +445,7 @@ static void test_tick_escalates_6_long_after_start(void **state)
 	assert_false(f->active);
 	fx->p.scan_calm = 300;
 	for (int i = 0; i < 3; i++)
-		health_scan_crashed(fx->h, "SIGSEGV", "/d");
+		health_scan_crashed(fx->h, "SIGSEGV", "/d", "");
 	assert_int_equal(f->severity, FAULT_MAJOR);
 }
 
@@ -456,13 +456,27 @@ static void test_crash_after_escalation_keeps_the_prefix(void **state)
 
 	assert_int_equal(health_up(fx, time(NULL) - 1000), 0);
 	for (int i = 0; i < 3; i++)
-		health_scan_crashed(fx->h, "SIGSEGV", "/a");
+		health_scan_crashed(fx->h, "SIGSEGV", "/a", "");
 	health_tick(fx->h);
-	health_scan_crashed(fx->h, "SIGSEGV", "/b");
+	health_scan_crashed(fx->h, "SIGSEGV", "/b", "");
 	const struct fault_state *f = faults_get(&fx->fs, FAULT_SCAN_RESTARTING);
 	assert_int_equal(f->severity, FAULT_CRITICAL);
 	assert_string_equal(f->detail, "user intervention needed: 4 crashes in 300 s; in the "
 				       "engine: /a, /a, /a, /b");
+}
+
+/* A crash by the scan service's own filter names the syscall it stopped. */
+static void test_crash_by_the_filter_names_the_syscall(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(health_up(fx, time(NULL)), 0);
+	health_scan_crashed(fx->h, "SIGSEGV", "/a", "");
+	health_scan_crashed(fx->h, "SIGSEGV", "/b", "");
+	health_scan_crashed(fx->h, "SIGSYS", "/c", "syscall 96 (gettimeofday)");
+	assert_string_equal(active_detail(fx, FAULT_SCAN_RESTARTING),
+			    "3 crashes in 300 s; in the engine: /a, /b, /c (seccomp stopped syscall "
+			    "96 (gettimeofday))");
 }
 
 /* A full window drops the oldest crash: the newest files are the suspects. */
@@ -474,7 +488,7 @@ static void test_full_window_keeps_the_newest(void **state)
 	assert_int_equal(health_up(fx, time(NULL)), 0);
 	for (int i = 0; i < 70; i++) {
 		snprintf(path, sizeof(path), "/f%d", i);
-		health_scan_crashed(fx->h, "SIGSEGV", path);
+		health_scan_crashed(fx->h, "SIGSEGV", path, "");
 	}
 	const struct fault_state *f = faults_get(&fx->fs, FAULT_SCAN_RESTARTING);
 	assert_non_null(strstr(f->detail, "64 crashes in 300 s; in the engine: /f6, /f7,"));
@@ -487,7 +501,7 @@ static void test_no_escalation_when_calm_has_passed(void **state)
 
 	assert_int_equal(health_up(fx, time(NULL) - 1000), 0);
 	for (int i = 0; i < 3; i++)
-		health_scan_crashed(fx->h, "SIGSEGV", "/a");
+		health_scan_crashed(fx->h, "SIGSEGV", "/a", "");
 	fx->p.scan_calm = 0;
 	health_tick(fx->h);
 	assert_false(faults_is_active(&fx->fs, FAULT_SCAN_RESTARTING));
@@ -893,6 +907,7 @@ int main(void)
 		T(test_tick_escalates_6_long_after_start),
 		T(test_crash_after_escalation_keeps_the_prefix),
 		T(test_full_window_keeps_the_newest),
+		T(test_crash_by_the_filter_names_the_syscall),
 		T(test_no_escalation_when_calm_has_passed),
 		T(test_event_write_failure_raises_21),
 		T(test_event_sink_failure_and_retry),

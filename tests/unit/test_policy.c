@@ -639,6 +639,25 @@ static void test_scan_action_values_and_bad_value(void **state)
 		       NAME ":2: action: must be one of \"audit\", \"quarantine\"");
 }
 
+static void test_scan_limits_action_values_and_bad_value(void **state)
+{
+	(void)state;
+	struct policy p = { 0 };
+	char err[POLICY_ERR_MAX] = "";
+
+	assert_int_equal(load("", &p, err), 0);
+	assert_int_equal(p.scan_limits_action, POLICY_LIMITS_REPORT);
+	policy_free(&p);
+	assert_int_equal(load("scan = { limits_action = \"block\"; };", &p, err), 0);
+	assert_int_equal(p.scan_limits_action, POLICY_LIMITS_BLOCK);
+	assert_string_equal(policy_limits_name(p.scan_limits_action), "block");
+	assert_string_equal(policy_limits_name(POLICY_LIMITS_QUARANTINE), "quarantine");
+	assert_string_equal(policy_limits_name((enum policy_limits)3), "?");
+	policy_free(&p);
+	assert_refused("scan = {\n  limits_action = \"audit\";\n};",
+		       NAME ":2: limits_action: must be one of \"report\", \"quarantine\", \"block\"");
+}
+
 static void test_perm_timeout_ms_range(void **state)
 {
 	(void)state;
@@ -1162,6 +1181,7 @@ int main(void)
 		T(test_net_mode_values),
 		T(test_net_mode_bad_value_refused),
 		T(test_scan_action_values_and_bad_value),
+		T(test_scan_limits_action_values_and_bad_value),
 		T(test_perm_timeout_ms_range),
 		T(test_table_max_and_udp_interval_ranges),
 		T(test_monitor_bools_and_lists_checked),

@@ -210,7 +210,7 @@ static void test_wrong_size_with_fd_closes_it(void **state)
 static void test_unknown_type_is_ebadmsg(void **state)
 {
 	struct pair *p = *state;
-	const uint32_t bad[] = { 0, SCAN_MSG_PONG + 1, 0xffffffffu };
+	const uint32_t bad[] = { 0, SCAN_MSG_SIGSYS + 1, 0xffffffffu };
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct scan_msg m = sample(SCAN_MSG_PING);
@@ -368,6 +368,181 @@ static void test_stage_names(void **state)
 	assert_string_equal(scan_stage_name(99), "unknown");
 }
 
+
+/* ------------------------------------------------- scan_msg_check */
+
+static const struct scan_expect starting = { .starting = true };
+static const struct scan_expect idle = { 0 };
+static const struct scan_expect busy = { .inflight = true, .inflight_id = 42 };
+static const struct scan_expect pinged = { .ping = true, .ping_id = 7 };
+
+static struct scan_msg msg(uint32_t type, uint64_t id, int32_t result, const char *text)
+{
+	struct scan_msg m = { .type = type, .id = id, .result = result };
+	scan_msg_set_text(&m, text);
+	return m;
+}
+
+static struct scan_msg ready(uint32_t uid, const char *text)
+{
+	struct scan_msg m = { .type = SCAN_MSG_READY, .uid = uid, .gid = uid, .sigs = 2,
+			      .flags = uid == 0 ? SCAN_READY_AS_ROOT : 0 };
+	scan_msg_set_text(&m, text);
+	return m;
+}
+
+/* check: 0 expected when want is NULL, else -EBADMSG and why == want. */
+static void check(const struct scan_msg *m, const struct scan_expect *e, const char *want)
+{
+	char why[160] = "";
+	int r = scan_msg_check(m, e, why, sizeof(why));
+
+	if (!want) {
+		if (r != 0)
+			fail_msg("refused: %s", why);
+		return;
+	}
+	assert_int_equal(r, -EBADMSG);
+	assert_string_equal(why, want);
+}
+
+static void test_check_legal_messages(void **state)
+{
+	(void)state;
+	struct scan_msg m = ready(990, "picket.cud 1");
+	check(&m, &starting, NULL);
+	m = ready(0, "picket.cud 1|scan user 'x' does not exist");
+	check(&m, &starting, NULL);
+	m = msg(SCAN_MSG_FAILED, 0, SCAN_STAGE_DEFS_LOAD, "Malformed database");
+	m.code = 4;
+	check(&m, &starting, NULL);
+	m = msg(SCAN_MSG_VERDICT, 42, SCAN_CLEAN, "");
+	m.usec = 10;
+	m.bytes = 4096;
+	check(&m, &busy, NULL);
+	m = msg(SCAN_MSG_VERDICT, 42, SCAN_INFECTED, "Eicar-Signature");
+	check(&m, &busy, NULL);
+	m = msg(SCAN_MSG_VERDICT, 42, SCAN_LIMIT, "Heuristics.Limits.Exceeded.MaxFiles");
+	check(&m, &busy, NULL);
+	m = msg(SCAN_MSG_VERDICT, 42, SCAN_ERROR, "CL_EMEM");
+	m.code = -12;
+	check(&m, &busy, NULL);
+	m = msg(SCAN_MSG_PONG, 7, 0, "");
+	check(&m, &pinged, NULL);
+	m = msg(SCAN_MSG_SIGSYS, 0, 96, "");
+	m.code = (int32_t)0xc000003e;
+	check(&m, &idle, NULL);
+	check(&m, &starting, NULL);
+	check(&m, &busy, NULL);
+}
+
+/* The state machine: what is legal in which state. */
+static void test_check_out_of_turn(void **state)
+{
+	(void)state;
+	struct scan_msg m = ready(990, "v");
+	check(&m, &idle, "READY again while ready");
+	check(&m, &busy, "READY again while ready");
+	m = msg(SCAN_MSG_FAILED, 0, SCAN_STAGE_DEFS_LOAD, "gone");
+	check(&m, &busy, "FAILED after READY");
+	check(&m, &idle, "FAILED after READY");
+	m = msg(SCAN_MSG_VERDICT, 42, SCAN_CLEAN, "");
+	check(&m, &starting, "VERDICT before READY");
+	check(&m, &idle, "VERDICT for request 42 while no file is in flight");
+	m = msg(SCAN_MSG_VERDICT, 43, SCAN_INFECTED, "Eicar-Signature");
+	check(&m, &busy, "VERDICT for request 43, not for the file in flight (42)");
+	m = msg(SCAN_MSG_PONG, 7, 0, "");
+	check(&m, &idle, "PONG 7 for no ping pending");
+	check(&m, &starting, "PONG 7 for no ping pending");
+	m = msg(SCAN_MSG_PONG, 8, 0, "");
+	check(&m, &pinged, "PONG 8 for no ping pending");
+	m = msg(SCAN_MSG_SCAN, 42, 0, "");
+	check(&m, &busy, "message type 3 (SCAN) is not the scan service's");
+	m = msg(SCAN_MSG_PING, 1, 0, "");
+	check(&m, &idle, "message type 5 (PING) is not the scan service's");
+	m = msg(99, 1, 0, "");
+	check(&m, &idle, "message type 99 (?) is not the scan service's");
+}
+
+static void test_check_ranges_and_fields(void **state)
+{
+	(void)state;
+	struct scan_msg m = msg(SCAN_MSG_VERDICT, 42, 7, "");
+	check(&m, &busy, "VERDICT result 7 out of range");
+	m.result = -1;
+	check(&m, &busy, "VERDICT result -1 out of range");
+	m = msg(SCAN_MSG_VERDICT, 42, SCAN_CLEAN, "Eicar-Signature");
+	check(&m, &busy, "VERDICT clean with a code or a text");
+	m = msg(SCAN_MSG_VERDICT, 42, SCAN_INFECTED, "");
+	check(&m, &busy, "VERDICT infected with a code or without a name");
+	m = msg(SCAN_MSG_VERDICT, 42, SCAN_LIMIT, "Eicar-Signature");
+	check(&m, &busy, "VERDICT limit with a code or not named Heuristics.Limits.Exceeded.*");
+	m = msg(SCAN_MSG_VERDICT, 42, SCAN_CLEAN, "");
+	m.flags = 1;
+	check(&m, &busy, "VERDICT with flags set");
+	m.flags = 0;
+	m.uid = 1;
+	check(&m, &busy, "VERDICT with uid/gid/sigs set");
+	m = msg(SCAN_MSG_FAILED, 0, 0, "x");
+	check(&m, &starting, "FAILED stage 0 out of range");
+	m.result = SCAN_STAGE_SANDBOX + 1;
+	check(&m, &starting, "FAILED stage 9 out of range");
+	m = msg(SCAN_MSG_FAILED, 3, SCAN_STAGE_ARGS, "x");
+	check(&m, &starting, "FAILED with id set");
+	m = msg(SCAN_MSG_PONG, 7, 0, "hello");
+	check(&m, &pinged, "PONG with text set");
+	m = msg(SCAN_MSG_PONG, 7, 1, "");
+	check(&m, &pinged, "PONG with result set");
+	m = msg(SCAN_MSG_SIGSYS, 0, -5, "");
+	check(&m, &idle, "SIGSYS syscall -5 out of range");
+	m = msg(SCAN_MSG_SIGSYS, 0, 96, "");
+	m.usec = 1;
+	check(&m, &idle, "SIGSYS with usec/bytes set");
+}
+
+static void test_check_ready_fields(void **state)
+{
+	(void)state;
+	struct scan_msg m = ready(990, "v");
+	m.flags = 0x2;
+	check(&m, &starting, "READY flags 0x2 unknown");
+	m = ready(990, "v");
+	m.flags = SCAN_READY_AS_ROOT;
+	check(&m, &starting, "READY uid 990 contradicts the as-root flag");
+	m = ready(0, "v|why");
+	m.flags = 0;
+	check(&m, &starting, "READY uid 0 without the as-root flag");
+	m = ready(990, "v");
+	m.gid = 0;
+	check(&m, &starting, "READY gid 0 as uid 990");
+	m = ready(990, "v");
+	m.sigs = 0;
+	check(&m, &starting, "READY with no signature");
+	m = ready(0, "v");
+	check(&m, &starting, "READY text lacks the '|' of the as-root flag");
+	m = ready(990, "v|x");
+	check(&m, &starting, "READY text has the '|' of the as-root flag");
+	m = ready(990, "v");
+	m.id = 1;
+	check(&m, &starting, "READY with id set");
+}
+
+/* Text: printable ASCII, and nothing hidden after the NUL. */
+static void test_check_text(void **state)
+{
+	(void)state;
+	struct scan_msg m = msg(SCAN_MSG_VERDICT, 42, SCAN_INFECTED, "Eicar\nfake log line");
+	check(&m, &busy, "VERDICT text not printable ASCII ending in zeroes");
+	m = msg(SCAN_MSG_VERDICT, 42, SCAN_INFECTED, "Eicar");
+	m.text[100] = 'x';
+	check(&m, &busy, "VERDICT text not printable ASCII ending in zeroes");
+	m = msg(SCAN_MSG_VERDICT, 42, SCAN_INFECTED, "Eicar");
+	m.text[2] = (char)0xc3;
+	check(&m, &busy, "VERDICT text not printable ASCII ending in zeroes");
+	memset(m.text, 'A', sizeof(m.text));
+	check(&m, &busy, "VERDICT text not printable ASCII ending in zeroes");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +562,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_send_to_closed_peer_is_epipe, setup, teardown),
 		cmocka_unit_test(test_set_text),
 		cmocka_unit_test(test_stage_names),
+		cmocka_unit_test(test_check_legal_messages),
+		cmocka_unit_test(test_check_out_of_turn),
+		cmocka_unit_test(test_check_ranges_and_fields),
+		cmocka_unit_test(test_check_ready_fields),
+		cmocka_unit_test(test_check_text),
 	};
 	return cmocka_run_group_tests_name("scanproto", tests, NULL, NULL);
 }

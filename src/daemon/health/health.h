@@ -67,7 +67,8 @@ void health_kernel_missing(const struct health *h, bool optional, char *buf, siz
 /* Hooks, with the struct health as ud. */
 void health_event_written(void *ud, int r);                              /* event_sink */
 void health_scan_ready(void *ud, pid_t pid, const char *as_root);        /* scan_hooks */
-void health_scan_crashed(void *ud, const char *how, const char *path);   /* scan_hooks */
+void health_scan_crashed(void *ud, const char *how, const char *path,
+			 const char *sandbox); /* scan_hooks */
 void health_scan_start_failed(void *ud, const char *detail);             /* scan_hooks */
 void health_monitor_started(void *ud, enum monitor_kind m, int r, const char *err);
 void health_count_source(void *ud, const char *exe);                     /* monitor_ctx */

@@ -39,7 +39,7 @@ static bool escalated(const struct health *h)
 	return f && f->active && f->severity == FAULT_CRITICAL;
 }
 
-void health_scan_crashed(void *ud, const char *how, const char *path)
+void health_scan_crashed(void *ud, const char *how, const char *path, const char *sandbox)
 {
 	struct health *h = ud;
 	const struct policy *p = h->c.policy;
@@ -59,7 +59,10 @@ void health_scan_crashed(void *ud, const char *how, const char *path)
 		keep--;
 	}
 	h->crashes[keep] = now;
-	snprintf(h->crash_files[keep], PATH_MAX, "%s", path[0] ? path : "(idle)");
+	/* A syscall its filter stopped names the cause (a new libc, a kernel
+	 * without vDSO clock): the detail says which. */
+	snprintf(h->crash_files[keep], PATH_MAX, "%s%s%s%s", path[0] ? path : "(idle)",
+		 sandbox[0] ? " (seccomp stopped " : "", sandbox, sandbox[0] ? ")" : "");
 	h->n_crashes = keep + 1;
 	h->last_crash = now;
 	if (h->n_crashes < p->scan_crash_count)

@@ -185,6 +185,8 @@ static void on_job_done(struct scan_owner *o, struct scan_job *job, const struct
 		f->c.scanned++;
 		f->c.detected++;
 		break;
+	case SCAN_LIMIT: /* the scan_limit event is written, with annotate() */
+		break;
 	case SCAN_CLEAN:
 		f->c.scanned++;
 		f->c.clean++;

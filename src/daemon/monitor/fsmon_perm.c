@@ -349,7 +349,7 @@ static void perm_decide(struct fsmon *f, int i)
 		return;
 	}
 	if (scan_cached(ctx->scan, &key, &v)) {
-		if (v.result != SCAN_INFECTED) {
+		if (!scan_verdict_refuses(ctx->scan, &v)) {
 			allow(f, i);
 			return;
 		}
@@ -376,7 +376,7 @@ void fsmon_perm_verdict(struct fsmon *f, struct fsmon_job *j, struct scan_job *j
 	pthread_mutex_unlock(&p->lock);
 	if (!mine)
 		return;
-	if (v->result == SCAN_INFECTED)
+	if (scan_verdict_refuses(f->mon.ctx->scan, v))
 		exec_detected(f, j->slot, job->path, j->process, v->text, false);
 	else
 		allow(f, j->slot);

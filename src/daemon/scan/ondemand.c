@@ -34,10 +34,11 @@ struct ondemand {
 	bool progress;
 	bool walking;
 	unsigned pending; /* submitted, verdict not yet back */
-	uint64_t files, bytes, infected, errors, skipped;
+	uint64_t files, bytes, infected, errors, skipped, limits;
 	struct timespec started, last_progress;
 	struct json_object *detections; /* [{path, signature}] */
 	struct json_object *failures;   /* [{path, error}] */
+	struct json_object *not_scanned; /* [{path, limit}]: a scan limit stopped them */
 	struct ondemand *next;
 };
 
@@ -67,6 +68,7 @@ static struct json_object *counts(const struct ondemand *s)
 	json_object_object_add(o, "infected", json_object_new_uint64(s->infected));
 	json_object_object_add(o, "errors", json_object_new_uint64(s->errors));
 	json_object_object_add(o, "skipped", json_object_new_uint64(s->skipped));
+	json_object_object_add(o, "limits", json_object_new_uint64(s->limits));
 	json_object_object_add(o, "seconds", json_object_new_double(secs));
 	json_object_object_add(o, "mb_per_s",
 			       json_object_new_double(secs > 0 ? s->bytes / 1048576.0 / secs : 0));
@@ -88,6 +90,7 @@ static void session_free(struct ondemand *s)
 		fts_close(s->fts);
 	json_object_put(s->detections);
 	json_object_put(s->failures);
+	json_object_put(s->not_scanned);
 	free(s);
 }
 
@@ -99,6 +102,7 @@ static void finish_session(struct ondemand *s)
 		json_object_object_add(o, "summary", counts(s));
 		json_object_object_add(o, "detections", json_object_get(s->detections));
 		json_object_object_add(o, "failures", json_object_get(s->failures));
+		json_object_object_add(o, "not_scanned", json_object_get(s->not_scanned));
 		control_send(s->client, o);
 	}
 	log_info("on-demand scan: %llu files, %llu infected, %llu errors",
@@ -215,6 +219,9 @@ static void on_verdict(struct scan_owner *o, struct scan_job *job, const struct 
 	} else if (v->result == SCAN_ERROR) {
 		s->errors++;
 		note(s->failures, job->path, "error", v->text);
+	} else if (v->result == SCAN_LIMIT) {
+		s->limits++;
+		note(s->not_scanned, job->path, "limit", v->text);
 	}
 	if (s->walking)
 		return;
@@ -244,8 +251,9 @@ int scan_session_start(struct scan *sc, const struct proto_request *req,
 	s->progress = req->progress;
 	s->detections = json_object_new_array();
 	s->failures = json_object_new_array();
+	s->not_scanned = json_object_new_array();
 	s->fts = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
-	if (!s->fts || !s->detections || !s->failures) {
+	if (!s->fts || !s->detections || !s->failures || !s->not_scanned) {
 		int r = -errno;
 		session_free(s);
 		return r ? r : -ENOMEM;

@@ -72,6 +72,8 @@ int scan_submit(struct scan *s, int fd, const char *path, struct scan_owner *own
 		snprintf(tmp.path, sizeof(tmp.path), "%s", path);
 		if (v.result == SCAN_INFECTED)
 			detection_report(s, &tmp, &v);
+		else if (v.result == SCAN_LIMIT)
+			limit_report(s, &tmp, &v);
 		owner->done(owner, &tmp, &v);
 		close(fd);
 		return 0;
@@ -105,6 +107,12 @@ void scan_cancel(struct scan *s, struct scan_owner *owner)
 		s->inflight->owner = NULL; /* its verdict still feeds the cache */
 }
 
+bool scan_verdict_refuses(const struct scan *s, const struct verdict *v)
+{
+	return v->result == SCAN_INFECTED ||
+	       (v->result == SCAN_LIMIT && s->c.policy->scan_limits_action != POLICY_LIMITS_REPORT);
+}
+
 int scan_cached(struct scan *s, const struct scan_key *k, struct verdict *ret)
 {
 	return scanq_cached(&s->q, k, ret);
@@ -131,6 +139,7 @@ struct json_object *scan_status(const struct scan *s)
 	json_object_object_add(o, "scans", json_object_new_uint64(s->scans));
 	json_object_object_add(o, "detections", json_object_new_uint64(s->detections));
 	json_object_object_add(o, "errors", json_object_new_uint64(s->errors));
+	json_object_object_add(o, "limits", json_object_new_uint64(s->limits));
 	json_object_object_add(o, "last_scan", json_object_new_int64(s->last_scan));
 	json_object_object_add(o, "queued", json_object_new_uint64(s->q.len));
 	json_object_object_add(o, "cache_hits", json_object_new_uint64(s->q.hits));

@@ -37,7 +37,7 @@ struct scan_owner;
 /* Told the verdict of each of its jobs, and owns nothing of the job after. */
 typedef void (*scan_done_fn)(struct scan_owner *o, struct scan_job *job, const struct verdict *v);
 /* Optional: adds what the owner knows (the process, the trigger) to the
- * detection event of one of its jobs, before it is written. */
+ * detection or scan_limit event of one of its jobs, before it is written. */
 typedef void (*scan_annotate_fn)(struct scan_owner *o, struct scan_job *job,
 				 struct json_object *ev);
 struct scan_owner {
@@ -48,8 +48,10 @@ struct scan_owner {
 struct scan_hooks {
 	/* READY: as_root is why the scan user is unusable, "" when it is used. */
 	void (*ready)(void *ud, pid_t pid, const char *as_root);
-	/* The service died while ready; path is the file in the engine, "" if idle. */
-	void (*crashed)(void *ud, const char *how, const char *path);
+	/* The service died while ready, or sent a malformed message; path is
+	 * the file in the engine, "" if idle; sandbox is the syscall its
+	 * seccomp filter stopped ("syscall 96 (gettimeofday)"), "" if none. */
+	void (*crashed)(void *ud, const char *how, const char *path, const char *sandbox);
 	/* It could not start, or died before it was ready: detail says why. */
 	void (*start_failed)(void *ud, const char *detail);
 	void *ud;
@@ -72,8 +74,6 @@ struct scan_config {
 int scan_new(const struct scan_config *c, struct scan **ret);
 /* Stops the service and every session; NULL is allowed. */
 void scan_free(struct scan *s);
-/* The policy changed: queue and cache limits in force. */
-void scan_apply_policy(struct scan *s);
 /* Periodic: liveness of an idle service, the back-off's calm reset. */
 void scan_tick(struct scan *s);
 
@@ -84,6 +84,10 @@ int scan_submit(struct scan *s, int fd, const char *path, struct scan_owner *own
 		unsigned flags);
 /* Forgets owner's queued jobs (its client went away). */
 void scan_cancel(struct scan *s, struct scan_owner *owner);
+/* Whether an execution of a file with verdict v is to be refused in
+ * on_execute's block mode: a detection, or a limit unless
+ * scan_limits_action is "report". */
+bool scan_verdict_refuses(const struct scan *s, const struct verdict *v);
 /* 1 and *ret when the verdict of the file with key k is cached, else 0. */
 int scan_cached(struct scan *s, const struct scan_key *k, struct verdict *ret);
 

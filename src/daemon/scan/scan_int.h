@@ -3,7 +3,7 @@
  * scan.c        the contract's front: new/free, submit, cancel, status
  * supervisor.c  picket-scand: start, READY, verdicts, crashes, restarts
  * ondemand.c    `picketctl scan` sessions
- * detections.c  what an infected verdict leads to: event, quarantine
+ * detections.c  what an infected or a limit verdict leads to: event, quarantine
  * definstall.c  definitions installs (control request, incoming/ folder)
  *               and their stability check */
 #pragma once
@@ -38,8 +38,10 @@ struct scan {
 	char as_root[256];      /* why the service runs as root, "" when it does not */
 	bool ping_pending;      /* a PING sent at the last tick is not answered yet */
 	uint64_t ping_id;
+	int sigsys_nr;          /* the syscall its SIGSYS message named, -1: none */
+	uint32_t sigsys_arch;   /* and its AUDIT_ARCH_* */
 	char state_detail[256]; /* why it is not running, for status */
-	uint64_t scans, detections, errors;
+	uint64_t scans, detections, errors, limits;
 	time_t last_scan;
 	/* ondemand.c */
 	struct ondemand *sessions;
@@ -65,6 +67,9 @@ void ondemand_done(struct scan *s);
 
 /* detections.c */
 void detection_report(struct scan *s, struct scan_job *job, const struct verdict *v);
+/* A scan limit stopped it: a scan_limit event, quarantined only when
+ * scan_limits_action says so; never a detection. */
+void limit_report(struct scan *s, struct scan_job *job, const struct verdict *v);
 
 /* definstall.c */
 int definstall_setup(struct scan *s);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -195,6 +196,8 @@ static void finish(struct scan *s, struct scan_job *job, const struct verdict *v
 	scanq_cache_put(&s->q, &job->key, v);
 	if (v->result == SCAN_INFECTED)
 		detection_report(s, job, v);
+	else if (v->result == SCAN_LIMIT)
+		limit_report(s, job, v);
 	if (owner)
 		owner->done(owner, job, v);
 	s->last_scan = time(NULL);
@@ -251,6 +254,8 @@ static void start_service(struct scan *s)
 	}
 	fcntl(sp[0], F_SETFL, O_NONBLOCK);
 	s->sock.fd = sp[0];
+	s->ping_pending = false;
+	s->sigsys_nr = -1;
 	s->pidfd.fd = pidfd_open(s->pid, 0);
 	if (s->pidfd.fd < 0 || loop_add(s->c.epfd, &s->sock, EPOLLIN) < 0 ||
 	    loop_add(s->c.epfd, &s->pidfd, EPOLLIN) < 0) {
@@ -315,14 +320,8 @@ static void on_failed(struct scan *s, const struct scan_msg *m)
 
 static void on_verdict(struct scan *s, const struct scan_msg *m)
 {
-	struct scan_job *job = s->inflight;
-	if (!job || job->id != m->id) {
-		log_error("scan service: verdict for unknown request %llu: restarting it",
-			  (unsigned long long)m->id);
-		stop_service(s, s->c.epfd);
-		schedule_restart(s);
-		return;
-	}
+	struct scan_job *job = s->inflight; /* scan_msg_check: m is its verdict */
+
 	s->inflight = NULL;
 	struct verdict v = { .result = (enum scan_result)m->result, .code = m->code };
 	snprintf(v.text, sizeof(v.text), "%s", m->text);
@@ -331,14 +330,38 @@ static void on_verdict(struct scan *s, const struct scan_msg *m)
 		s->detections++;
 	else if (v.result == SCAN_ERROR)
 		s->errors++;
+	else if (v.result == SCAN_LIMIT)
+		s->limits++;
 	finish(s, job, &v);
 	supervisor_send_next(s);
+}
+
+static struct scan_expect expected(const struct scan *s)
+{
+	return (struct scan_expect){ .starting = s->state == SVC_STARTING,
+				     .inflight = s->inflight != NULL,
+				     .inflight_id = s->inflight ? s->inflight->id : 0,
+				     .ping = s->ping_pending,
+				     .ping_id = s->ping_id };
+}
+
+static void service_gone(struct scan *s, const char *how);
+
+/* The service may have been taken over by a file it parsed: whatever it
+ * sent out of turn or out of range ends it, as a crash does. */
+static void on_malformed(struct scan *s, const char *why)
+{
+	char how[320];
+
+	snprintf(how, sizeof(how), "sent a malformed message: %s", why);
+	service_gone(s, how);
 }
 
 static void on_message(struct io_source *src, uint32_t events)
 {
 	struct scan *s = src->obj;
 	struct scan_msg m;
+	char why[160];
 	(void)events;
 	for (;;) {
 		int r = scan_msg_recv(src->fd, &m, NULL);
@@ -347,10 +370,13 @@ static void on_message(struct io_source *src, uint32_t events)
 		if (r == -ECONNRESET)
 			return; /* the pidfd tells us about the exit */
 		if (r < 0) {
-			/* A bad message restarts the service, never the daemon. */
-			log_error_errno(r, "scan service sent a malformed message: restarting it");
-			stop_service(s, s->c.epfd);
-			schedule_restart(s);
+			snprintf(why, sizeof(why), "%s", strerror(-r));
+			on_malformed(s, why);
+			return;
+		}
+		struct scan_expect e = expected(s);
+		if (scan_msg_check(&m, &e, why, sizeof(why)) < 0) {
+			on_malformed(s, why);
 			return;
 		}
 		switch (m.type) {
@@ -366,11 +392,11 @@ static void on_message(struct io_source *src, uint32_t events)
 		case SCAN_MSG_PONG:
 			s->ping_pending = false;
 			break;
-		default:
-			log_error("scan service sent message type %u: restarting it", m.type);
-			stop_service(s, s->c.epfd);
-			schedule_restart(s);
-			return;
+		case SCAN_MSG_SIGSYS:
+			/* Its last word: the kernel's SIGSYS follows (on_service_exit). */
+			s->sigsys_nr = m.result;
+			s->sigsys_arch = (uint32_t)m.code;
+			break;
 		}
 		if (s->sock.fd < 0)
 			return;
@@ -379,7 +405,7 @@ static void on_message(struct io_source *src, uint32_t events)
 
 /* The service died while ready: the file in the engine is queued again,
  * or skipped when it crashed it twice; the hook hears of every crash. */
-static void note_crash(struct scan *s, const char *how)
+static void note_crash(struct scan *s, const char *how, const char *sandbox)
 {
 	struct scan_job *job = s->inflight;
 	char path[PATH_MAX];
@@ -411,25 +437,15 @@ static void note_crash(struct scan *s, const char *how)
 		}
 	}
 	if (s->c.hooks.crashed)
-		s->c.hooks.crashed(s->c.hooks.ud, how, path);
+		s->c.hooks.crashed(s->c.hooks.ud, how, path, sandbox);
 }
 
-static void on_service_exit(struct io_source *src, uint32_t events)
+/* Stopped (if it still runs) and accounted for: before READY it failed to
+ * start (fault 7); after it, it crashed (fault 6) and a restart follows. */
+static void service_gone_sandboxed(struct scan *s, const char *how, const char *sandbox)
 {
-	struct scan *s = src->obj;
-	siginfo_t si = { 0 };
-	char how[64];
-	(void)events;
-
-	if (waitid(P_PIDFD, src->fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
-		return;
-	s->pid = 0;
-	if (si.si_code == CLD_EXITED)
-		snprintf(how, sizeof(how), "exited with status %d", si.si_status);
-	else
-		snprintf(how, sizeof(how), "killed by signal %d (%s)", si.si_status,
-			 strsignal(si.si_status));
 	enum svc_state was = s->state;
+
 	stop_service(s, s->c.epfd);
 	if (was == SVC_STARTING) {
 		start_failed(s, "scan service %s before it was ready", how);
@@ -437,8 +453,61 @@ static void on_service_exit(struct io_source *src, uint32_t events)
 		return;
 	}
 	log_error("scan service %s", how);
-	note_crash(s, how);
+	note_crash(s, how, sandbox);
 	schedule_restart(s);
+}
+
+static void service_gone(struct scan *s, const char *how) { service_gone_sandboxed(s, how, ""); }
+
+/* "syscall 96 (gettimeofday)": the number is the service's own word from
+ * its SIGSYS handler, believed only when the kernel then killed it with
+ * SIGSYS; the name is ours. */
+static void sigsys_text(const struct scan *s, char *buf, size_t len)
+{
+	char *name = seccomp_syscall_resolve_num_arch(s->sigsys_arch, s->sigsys_nr);
+
+	snprintf(buf, len, "syscall %d (%s)", s->sigsys_nr, name ? name : "unknown");
+	free(name);
+}
+
+/* The SIGSYS message is sent just before the death: when the pidfd is
+ * handled first, it is still waiting in the socket.  Whatever else is
+ * there is dropped, as the file in flight is queued again. */
+static void read_last_word(struct scan *s)
+{
+	struct scan_expect e = expected(s);
+	struct scan_msg m;
+	char why[160];
+
+	while (s->sigsys_nr < 0 && s->sock.fd >= 0 && scan_msg_recv(s->sock.fd, &m, NULL) == 0)
+		if (m.type == SCAN_MSG_SIGSYS && scan_msg_check(&m, &e, why, sizeof(why)) == 0) {
+			s->sigsys_nr = m.result;
+			s->sigsys_arch = (uint32_t)m.code;
+		}
+}
+
+static void on_service_exit(struct io_source *src, uint32_t events)
+{
+	struct scan *s = src->obj;
+	siginfo_t si = { 0 };
+	char how[160], sandbox[64] = "";
+	(void)events;
+
+	if (waitid(P_PIDFD, src->fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		return;
+	s->pid = 0;
+	if (si.si_code != CLD_EXITED && si.si_status == SIGSYS)
+		read_last_word(s);
+	if (si.si_code == CLD_EXITED) {
+		snprintf(how, sizeof(how), "exited with status %d", si.si_status);
+	} else if (si.si_status == SIGSYS && s->sigsys_nr >= 0) {
+		sigsys_text(s, sandbox, sizeof(sandbox));
+		snprintf(how, sizeof(how), "killed by its seccomp filter (SIGSYS) at %s", sandbox);
+	} else {
+		snprintf(how, sizeof(how), "killed by signal %d (%s)", si.si_status,
+			 strsignal(si.si_status));
+	}
+	service_gone_sandboxed(s, how, sandbox);
 }
 
 static void on_timer(struct io_source *src, uint32_t events)
@@ -502,10 +571,10 @@ void supervisor_restart(struct scan *s)
  * watched by the scan timeout instead. */
 static void liveness(struct scan *s)
 {
-	if (s->state != SVC_READY || s->inflight) {
-		s->ping_pending = false;
+	/* Answers come in order: a PING sent before a SCAN is answered before
+	 * its verdict, so a ping still pending once idle again was ignored. */
+	if (s->state != SVC_READY || s->inflight)
 		return;
-	}
 	if (s->ping_pending) {
 		log_error("scan service pid %d did not answer a ping: restarting it", (int)s->pid);
 		s->ping_pending = false;
