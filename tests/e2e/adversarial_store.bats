@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # Attacks on the stores (issue 12, items 5 and 7): a quarantined file must
 # not be restored anywhere but the directory it was taken from, and never
-# set-uid.
+# set-uid; a definitions install never opens what is not a regular file,
+# never reads kernel interface files, and has libclamav check containers as
+# the scan user in a sandbox, not as root.
 
 load scan_helpers
 
@@ -16,6 +18,46 @@ teardown_file() {
 setup() {
 	e2e_setup
 	scan_policy --scan 'allow_unsigned_defs = true; action = "quarantine";'
+}
+
+# opens_during PATH... -- CMD...: runs CMD (output to $T/cmd.out, exit
+# status to $T/cmd.rc) and prints how many times each PATH was opened or
+# read while it ran (inotify IN_OPEN, IN_ACCESS), space-separated.
+opens_during() {
+	local paths=()
+	while [ "$1" != -- ]; do
+		paths+=("$1")
+		shift
+	done
+	shift
+	"$PYTHON" - "$T/cmd.out" "$T/cmd.rc" "${#paths[@]}" "${paths[@]}" "$@" <<'EOF'
+import ctypes, os, subprocess, struct, sys
+out, rc, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+paths, cmd = sys.argv[4:4 + n], sys.argv[4 + n:]
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+wds = []
+for p in paths:
+    wd = libc.inotify_add_watch(fd, p.encode(), 0x20 | 0x1)
+    if wd < 0:
+        sys.exit("inotify_add_watch %s: errno %d" % (p, ctypes.get_errno()))
+    wds.append(wd)
+with open(out, "wb") as f:
+    r = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT)
+with open(rc, "w") as f:
+    f.write("%d\n" % r.returncode)
+seen = {wd: 0 for wd in wds}
+try:
+    buf = os.read(fd, 65536)
+except BlockingIOError:
+    buf = b""
+i = 0
+while i < len(buf):
+    wd, mask, cookie, ln = struct.unpack_from("iIII", buf, i)
+    seen[wd] = seen.get(wd, 0) + 1
+    i += 16 + ln
+print(" ".join(str(seen[wd]) for wd in wds))
+EOF
 }
 
 # raw_request JSON: sends one request line to picketd's socket, prints the
@@ -94,4 +136,59 @@ EOF
 	assert_eq "$(stat -c '%u:%g %a' "$f")" "1234:5678 755" "owner and mode of the restored file"
 	grep -q "quarantine: restored $f without its set-uid, set-gid and sticky bits (mode 0755, was 6755)" "$DLOG" ||
 		fail "no log line for the dropped bits"
+}
+
+# ---------------------------------------------------------- definitions
+
+@test "defs install: a FIFO is refused at once and never opened" {
+	start_scan_picketd
+	mkdir -p "$T/in"
+	mkfifo "$T/in/daily.cvd"
+	t0=$(_now_us)
+	counts=$(opens_during "$T/in/daily.cvd" -- timeout 10 "$PICKETCTL" --run-dir "$RUN" defs install "$T/in/daily.cvd")
+	t1=$(_now_us)
+	assert_eq "$counts" 0 "opens and reads of the FIFO"
+	assert_eq "$(cat "$T/cmd.rc")" 1 "exit status of defs install"
+	assert_eq "$(head -1 "$T/cmd.out")" "daily.cvd: rejected: not a regular file: a FIFO"
+	[ $((t1 - t0)) -lt 5000000 ] || fail "defs install took $(((t1 - t0) / 1000)) ms"
+	assert_eq "$(slast defs_rejected | jpy 'd["reason"]')" "not a regular file: a FIFO"
+}
+
+@test "defs install: devices are refused without being opened" {
+	start_scan_picketd
+	mkdir -p "$T/in"
+	mknod "$T/in/zero.cvd" c 1 5
+	mknod "$T/in/loop.cvd" b 7 0
+	counts=$(opens_during "$T/in/zero.cvd" "$T/in/loop.cvd" -- "$PICKETCTL" --run-dir "$RUN" defs install \
+		"$T/in/zero.cvd" "$T/in/loop.cvd")
+	assert_eq "$counts" "0 0" "opens and reads of the device nodes"
+	assert_eq "$(cat "$T/cmd.rc")" 1 "exit status of defs install"
+	assert_eq "$(sed -n 1,2p "$T/cmd.out")" "zero.cvd: rejected: not a regular file: a character device
+loop.cvd: rejected: not a regular file: a block device"
+	run -1 ctl defs install /dev/zero
+	assert_eq "${lines[0]}" "zero: rejected: not a regular file: a character device"
+}
+
+@test "defs install: kernel interface files and files over the size limit are refused unread" {
+	start_scan_picketd
+	truncate -s $((2 * 1024 * 1024 * 1024 + 1)) "$T/big.cvd"
+	counts=$(opens_during "$T/big.cvd" -- "$PICKETCTL" --run-dir "$RUN" defs install "$T/big.cvd")
+	assert_eq "$counts" 0 "opens and reads of the large file"
+	assert_eq "$(head -1 "$T/cmd.out")" "big.cvd: rejected: larger than the 2 GiB limit"
+	# Reading some of these blocks or consumes what it reads (/proc/kmsg).
+	run -1 ctl defs install /proc/sys/kernel/osrelease /sys/kernel/uevent_seqnum
+	assert_eq "${lines[0]}" "osrelease: rejected: on proc, a kernel interface filesystem"
+	assert_eq "${lines[1]}" "uevent_seqnum: rejected: on sysfs, a kernel interface filesystem"
+}
+
+@test "defs install: libclamav checks a .cvd as the scan user, with no_new_privs and seccomp" {
+	start_scan_picketd -v
+	mkdir -p "$T/in"
+	# The test definitions under a signed name: libclamav looks for the signature.
+	cp "$DEFS/picket.cud" "$T/in/picket.cvd"
+	run -1 ctl defs install "$T/in/picket.cvd"
+	assert_eq "${lines[0]}" "picket.cvd: rejected: libclamav refused the container: Can't verify database integrity (cli_decodesig: Resulting signature too large (128 vs 16).)"
+	grep -q "cvd: picket.cvd: libclamav checked it as uid $(scan_uid) gid $(scan_gid) (no_new_privs, seccomp): Can't verify database integrity" "$DLOG" ||
+		fail "no log line of the check's ids" "$(grep 'cvd:' "$DLOG")"
+	[ "$(scan_uid)" != 0 ]
 }
