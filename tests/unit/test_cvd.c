@@ -14,8 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store/cvd.h"
+#include "cleanup.h"
 #include "log.h"
+#include "store/cvd.h"
 
 #define GOOD "ClamAV-VDB:25 Nov 2026 13-00 +0000:1:3:216:1d20ca3d8bb9cbb59f055f020aec09c8:X:picket:1795611646"
 
@@ -23,13 +24,15 @@ static char *data; /* the generated definitions */
 
 static int make_data(void **state)
 {
-	char tmpl[] = "/tmp/picket-cvd-data.XXXXXX", cmd[PATH_MAX * 2 + 64];
+	char tmpl[] = "/tmp/picket-cvd-data.XXXXXX", cmd[PATH_MAX * 3 + 64];
 	(void)state;
 
 	if (!mkdtemp(tmpl))
 		return -1;
 	data = strdup(tmpl);
-	snprintf(cmd, sizeof(cmd), "sh '%s/tests/data/make-test-defs.sh' '%s'", SOURCE_ROOT, data);
+	/* a+r: libclamav's check reopens them as another user */
+	snprintf(cmd, sizeof(cmd), "sh '%s/tests/data/make-test-defs.sh' '%s' && chmod -R a+r '%s'",
+		 SOURCE_ROOT, data, data);
 	if (!data || system(cmd) != 0) {
 		fprintf(stderr, "# make-test-defs.sh failed\n");
 		return -1;
@@ -258,12 +261,25 @@ static void test_parse_null_err(void **state)
 
 /* --- cvd_check_file ------------------------------------------------------ */
 
+/* libclamav's check as nobody when the tests run as root, else as the
+ * tests' own user (the only one they can be). */
+static struct cvd_check_opts opts(bool allow_unsigned)
+{
+	bool root = tu_is_root();
+	return (struct cvd_check_opts){ .allow_unsigned = allow_unsigned,
+					.uid = root ? 65534 : getuid(),
+					.gid = root ? 65534 : getgid(),
+					.timeout_ms = 60000,
+					.mem_bytes = 1ULL << 30 };
+}
+
 static int check(const char *rel, const char *name, bool allow_unsigned, struct cvd_header *h,
 		 char *err, size_t errlen)
 {
 	int fd = open(tu_path(data, rel), O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	int r = cvd_check_file(fd, name ? name : rel, allow_unsigned, h, err, errlen);
+	struct cvd_check_opts o = opts(allow_unsigned);
+	int r = cvd_check_file(fd, name ? name : rel, &o, h, err, errlen);
 	close(fd);
 	return r;
 }
@@ -307,6 +323,7 @@ static void variant(const char *dir, const char *name, const char *rel, int n, c
 	assert_int_equal(fwrite(hdr, 1, sizeof(hdr), f), sizeof(hdr));
 	assert_int_equal(fwrite(all + CVD_HEADER_SIZE, 1, st.st_size - CVD_HEADER_SIZE, f),
 			 (size_t)st.st_size - CVD_HEADER_SIZE);
+	assert_int_equal(fchmod(fileno(f), 0644), 0);
 	assert_int_equal(fclose(f), 0);
 	free(all);
 }
@@ -316,7 +333,8 @@ static int check_at(const char *dir, const char *name, bool allow_unsigned, char
 	struct cvd_header h;
 	int fd = open(tu_path(dir, name), O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	int r = cvd_check_file(fd, name, allow_unsigned, &h, err, errlen);
+	struct cvd_check_opts o = opts(allow_unsigned);
+	int r = cvd_check_file(fd, name, &o, &h, err, errlen);
 	close(fd);
 	return r;
 }
@@ -346,7 +364,8 @@ static void test_check_ignores_offset_and_path(void **state)
 
 	assert_true(fd >= 0);
 	assert_true(lseek(fd, 0, SEEK_END) > 0);
-	assert_int_equal(cvd_check_file(fd, "/some/where/picket.cud", true, &h, NULL, 0), 0);
+	struct cvd_check_opts o = opts(true);
+	assert_int_equal(cvd_check_file(fd, "/some/where/picket.cud", &o, &h, NULL, 0), 0);
 	close(fd);
 }
 
@@ -471,8 +490,79 @@ static void test_check_not_regular(void **state)
 	int fd = open(*state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	assert_true(fd >= 0);
-	assert_int_equal(cvd_check_file(fd, "dir.cud", true, &h, err, sizeof(err)), -EBADMSG);
+	struct cvd_check_opts o = opts(true);
+	assert_int_equal(cvd_check_file(fd, "dir.cud", &o, &h, err, sizeof(err)), -EBADMSG);
 	assert_string_equal(err, "not a regular file");
+	close(fd);
+}
+
+/* A file only root may read: the check reopens it as opts()'s user, not
+ * root, so libclamav cannot open it; readable by all, the same file gets as
+ * far as its (missing) signature. */
+static void test_root_check_runs_unprivileged(void **state)
+{
+	const char *want = "libclamav refused the container: Can't open file or directory";
+	char err[256];
+
+	variant(*state, "picket.cvd", "picket.cud", 0, NULL);
+	assert_int_equal(chmod(tu_path(*state, "picket.cvd"), 0600), 0);
+	assert_int_equal(check_at(*state, "picket.cvd", false, err, sizeof(err)), -EBADMSG);
+	assert_memory_equal(err, want, strlen(want));
+	assert_int_equal(chmod(tu_path(*state, "picket.cvd"), 0644), 0);
+	assert_int_equal(check_at(*state, "picket.cvd", false, err, sizeof(err)), -EBADMSG);
+	assert_string_equal(err, "libclamav refused the container: Can't verify database integrity "
+				 "(cli_decodesig: Resulting signature too large (128 vs 16).)");
+}
+
+static void test_root_check_never_as_root(void **state)
+{
+	const char *want = "libclamav's check needs an unprivileged user and a time limit";
+	int fd = open(tu_path(data, "picket.cud"), O_RDONLY | O_CLOEXEC);
+	struct cvd_check_opts o[3] = { opts(true), opts(true), opts(true) };
+	struct cvd_header h;
+	char err[128];
+	(void)state;
+
+	assert_true(fd >= 0);
+	o[0].uid = 0;
+	o[1].gid = 0;
+	o[2].timeout_ms = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(o); i++) {
+		assert_int_equal(cvd_check_file(fd, "picket.cvd", &o[i], &h, err, sizeof(err)), -EINVAL);
+		assert_string_equal(err, want);
+	}
+	close(fd);
+}
+
+/* A 256 MiB hole as the body, its MD5 in the header: picketd's own MD5
+ * passes, libclamav's takes longer than the 100 ms it is given. */
+static void test_check_time_limit(void **state)
+{
+	const off_t body = 256 << 20;
+	static const char zeros[64 * 1024];
+	unsigned char digest[16];
+	char md5[33], err[256];
+	void *ctx = cl_hash_init("md5");
+
+	assert_non_null(ctx);
+	for (off_t off = 0; off < body; off += sizeof(zeros))
+		assert_int_equal(cl_update_hash(ctx, zeros, sizeof(zeros)), 0);
+	assert_int_equal(cl_finish_hash(ctx, digest), 0);
+	for (size_t i = 0; i < sizeof(digest); i++)
+		snprintf(md5 + 2 * i, 3, "%02x", digest[i]);
+	variant(*state, "slow.cvd", "picket.cud", 6, md5);
+	assert_int_equal(truncate(tu_path(*state, "slow.cvd"), CVD_HEADER_SIZE + body), 0);
+	int fd = open(tu_path(*state, "slow.cvd"), O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	/* the original body out, the hole in */
+	assert_int_equal(ftruncate(fd, CVD_HEADER_SIZE), 0);
+	assert_int_equal(ftruncate(fd, CVD_HEADER_SIZE + body), 0);
+
+	struct cvd_check_opts o = opts(false);
+	struct cvd_header h;
+	o.timeout_ms = 100;
+	assert_int_equal(cvd_check_file(fd, "slow.cvd", &o, &h, err, sizeof(err)), -EBADMSG);
+	assert_string_equal(err, "libclamav did not finish checking the container within 100 ms");
 	close(fd);
 }
 
@@ -503,6 +593,17 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_check_md5_x_only_for_cld, tu_tmpdir_setup, tu_tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_check_signature_enforced, tu_tmpdir_setup, tu_tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_check_not_regular, tu_tmpdir_setup, tu_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_check_time_limit, tu_tmpdir_setup, tu_tmpdir_teardown),
 	};
-	return cmocka_run_group_tests_name("cvd", tests, make_data, remove_data);
+	const struct CMUnitTest root_only[] = {
+		cmocka_unit_test_setup_teardown(test_root_check_runs_unprivileged, tu_tmpdir_setup,
+						tu_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_root_check_never_as_root, tu_tmpdir_setup,
+						tu_tmpdir_teardown),
+	};
+	if (make_data(NULL) < 0)
+		return 1;
+	int r = TU_RUN("cvd", tests, root_only);
+	remove_data(NULL);
+	return r;
 }

@@ -11,13 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "store/defs.h"
+#include "cleanup.h"
 #include "log.h"
+#include "store/defs.h"
 
 static char *data; /* the generated definitions */
 
@@ -156,17 +159,35 @@ static int check_load(const char *set_dir, char *err, size_t errlen, void *ud)
 
 /* --- helpers */
 
+/* libclamav's container check as nobody when the tests run as root, else
+ * as their own user. */
 static struct defs_install_opts opts_for(struct fixture *fx,
 					 int (*fn)(const char *, char *, size_t, void *))
 {
-	return (struct defs_install_opts){ .allow_unsigned = true, .stability = fn, .ud = fx };
+	bool root = tu_is_root();
+	struct cvd_check_opts check = { .allow_unsigned = true,
+					.uid = root ? 65534 : getuid(),
+					.gid = root ? 65534 : getgid(),
+					.timeout_ms = 60000 };
+	return (struct defs_install_opts){ .check = check, .stability = fn, .ud = fx };
+}
+
+/* defs_install of paths[0..n), each opened by the store. */
+static int install_paths(struct fixture *fx, const struct defs_install_opts *o,
+			 const char *const *paths, size_t n)
+{
+	struct defs_input in[DEFS_FILES_MAX + 1];
+	assert_true(n <= DEFS_FILES_MAX + 1);
+	for (size_t i = 0; i < n; i++)
+		in[i] = (struct defs_input){ .path = paths[i], .fd = -1 };
+	return defs_install(&fx->d, in, n, o, &fx->rep);
 }
 
 static int install1(struct fixture *fx, const char *rel, int (*fn)(const char *, char *, size_t, void *))
 {
 	const char *paths[] = { tu_path(data, rel) };
 	struct defs_install_opts o = opts_for(fx, fn);
-	return defs_install(&fx->d, paths, 1, &o, &fx->rep);
+	return install_paths(fx, &o, paths, 1);
 }
 
 /* The target of <state>/defs/<link>, "" if there is none. */
@@ -349,7 +370,7 @@ static void test_install_bad_files(void **state)
 		snprintf(rel, sizeof(rel), "bad/%s", bad[i].name);
 		paths[i] = strdup(tu_path(data, rel));
 	}
-	assert_int_equal(defs_install(&fx->d, paths, 4, &o, &fx->rep), -EBADMSG);
+	assert_int_equal(install_paths(fx, &o, paths, 4), -EBADMSG);
 	assert_int_equal(fx->checks, 0); /* nothing to test-load */
 	assert_int_equal(fx->rep.n, 4);
 	assert_string_equal(fx->rep.set_id, "");
@@ -432,7 +453,7 @@ static void test_install_mixed(void **state)
 	snprintf(v2, sizeof(v2), "%s", tu_path(data, "v2/picket.cud"));
 	snprintf(bad, sizeof(bad), "%s", tu_path(data, "bad/wrong-md5.cud"));
 	const char *paths[] = { bad, v2 };
-	assert_int_equal(defs_install(&fx->d, paths, 2, &o, &fx->rep), 0);
+	assert_int_equal(install_paths(fx, &o, paths, 2), 0);
 	assert_false(fx->rep.files[find_result(fx, "wrong-md5.cud")].accepted);
 	assert_true(fx->rep.files[find_result(fx, "picket.cud")].accepted);
 	assert_rejected(fx, "wrong-md5.cud", true, fx->rep.files[0].reason);
@@ -473,7 +494,7 @@ static void test_install_same_database_twice(void **state)
 	snprintf(v1, sizeof(v1), "%s", tu_path(data, "picket.cud"));
 	snprintf(v2, sizeof(v2), "%s", tu_path(data, "v2/picket.cud"));
 	const char *paths[] = { v2, v1 };
-	assert_int_equal(defs_install(&fx->d, paths, 2, &o, &fx->rep), 0);
+	assert_int_equal(install_paths(fx, &o, paths, 2), 0);
 	assert_true(fx->rep.files[0].accepted);
 	assert_false(fx->rep.files[1].accepted);
 	assert_string_equal(fx->rep.files[1].reason, "another file of this update is the same database");
@@ -530,12 +551,36 @@ static void test_unsigned_refused(void **state)
 	const char *paths[] = { tu_path(data, "picket.cud") };
 	struct defs_install_opts o = opts_for(fx, check_ok);
 
-	o.allow_unsigned = false;
-	assert_int_equal(defs_install(&fx->d, paths, 1, &o, &fx->rep), -EBADMSG);
+	o.check.allow_unsigned = false;
+	assert_int_equal(install_paths(fx, &o, paths, 1), -EBADMSG);
 	assert_string_equal(fx->rep.files[0].reason,
 			    "unsigned .cud definitions are not allowed by the policy (allow_unsigned_defs)");
 	assert_rejected(fx, "picket.cud", true, fx->rep.files[0].reason);
 	assert_false(exists(tu_path(fx->dir, "defs/active")));
+}
+
+/* An inotify watch of path's opens and reads. */
+static int watch_opens(const char *path)
+{
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_true(inotify_add_watch(fd, path, IN_OPEN | IN_ACCESS) >= 0);
+	return fd;
+}
+
+/* How many opens and reads the watch saw; closes it. */
+static int opens_seen(int fd)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int n = 0;
+	ssize_t k;
+
+	while ((k = read(fd, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + k; p += sizeof(struct inotify_event) +
+						       ((struct inotify_event *)p)->len)
+			n++;
+	close(fd);
+	return n;
 }
 
 static void test_not_regular_refused(void **state)
@@ -553,19 +598,118 @@ static void test_not_regular_refused(void **state)
 	tu_write(fx->dir, "in/notes.txt", "hello\n");
 	assert_int_equal(symlink(tu_path(data, "picket.cud"), link), 0);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
+	int w_fifo = watch_opens(fifo), w_dir = watch_opens(dir);
 	const char *paths[] = { link, dir, fifo, missing, txt };
-	assert_int_equal(defs_install(&fx->d, paths, 5, &o, &fx->rep), -EBADMSG);
+	assert_int_equal(install_paths(fx, &o, paths, 5), -EBADMSG);
 	assert_string_equal(fx->rep.files[0].reason, "is a symbolic link");
-	assert_string_equal(fx->rep.files[1].reason, "not a regular file");
-	assert_string_equal(fx->rep.files[2].reason, "not a regular file");
+	assert_string_equal(fx->rep.files[1].reason, "not a regular file: a directory");
+	assert_string_equal(fx->rep.files[2].reason, "not a regular file: a FIFO");
 	assert_string_equal(fx->rep.files[3].reason, "cannot open: No such file or directory");
 	assert_string_equal(fx->rep.files[4].reason, "unsupported definitions file type");
+	/* neither was opened, let alone read */
+	assert_int_equal(opens_seen(w_fifo), 0);
+	assert_int_equal(opens_seen(w_dir), 0);
 	assert_rejected(fx, "picket.cud", false, "is a symbolic link");
-	assert_rejected(fx, "dir.cud", false, "not a regular file");
+	assert_rejected(fx, "dir.cud", false, "not a regular file: a directory");
+	assert_rejected(fx, "fifo.cud", false, "not a regular file: a FIFO");
 	assert_rejected(fx, "notes.txt", true, "unsupported definitions file type");
 	assert_false(exists(tu_path(fx->dir, "defs/active")));
 	/* the symlink itself is left alone */
 	assert_true(exists(link));
+}
+
+/* Device nodes are refused from their inode: never opened. */
+static void test_root_devices_never_opened(void **state)
+{
+	struct fixture *fx = *state;
+	struct defs_install_opts o = opts_for(fx, check_ok);
+	char chr[PATH_MAX], blk[PATH_MAX];
+
+	tu_mkdir(fx->dir, "in");
+	snprintf(chr, sizeof(chr), "%s", tu_path(fx->dir, "in/zero.cvd"));
+	snprintf(blk, sizeof(blk), "%s", tu_path(fx->dir, "in/loop.cvd"));
+	assert_int_equal(mknod(chr, S_IFCHR | 0600, makedev(1, 5)), 0);
+	assert_int_equal(mknod(blk, S_IFBLK | 0600, makedev(7, 0)), 0);
+	int w_chr = watch_opens(chr), w_blk = watch_opens(blk);
+	const char *paths[] = { chr, blk };
+	assert_int_equal(install_paths(fx, &o, paths, 2), -EBADMSG);
+	assert_string_equal(fx->rep.files[0].reason, "not a regular file: a character device");
+	assert_string_equal(fx->rep.files[1].reason, "not a regular file: a block device");
+	assert_int_equal(opens_seen(w_chr), 0);
+	assert_int_equal(opens_seen(w_blk), 0);
+}
+
+/* Regular files of kernel interfaces: refused before they are read. */
+static void test_kernel_files_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct defs_install_opts o = opts_for(fx, check_ok);
+	const char *paths[] = { "/proc/self/status", "/sys/kernel/uevent_seqnum" };
+
+	assert_int_equal(install_paths(fx, &o, paths, 2), -EBADMSG);
+	assert_string_equal(fx->rep.files[0].reason, "on proc, a kernel interface filesystem");
+	assert_string_equal(fx->rep.files[1].reason, "on sysfs, a kernel interface filesystem");
+}
+
+/* Over the size limit: refused from its size, nothing read. */
+static void test_size_limit(void **state)
+{
+	struct fixture *fx = *state;
+	struct defs_install_opts o = opts_for(fx, check_ok);
+	char big[PATH_MAX];
+
+	snprintf(big, sizeof(big), "%s", tu_path(fx->dir, "big.cud"));
+	tu_write(fx->dir, "big.cud", "");
+	assert_int_equal(truncate(big, DEFS_FILE_SIZE_MAX + 1), 0);
+	int w = watch_opens(big);
+	const char *paths[] = { big };
+	assert_int_equal(install_paths(fx, &o, paths, 1), -EBADMSG);
+	assert_string_equal(fx->rep.files[0].reason, "larger than the 2 GiB limit");
+	assert_int_equal(opens_seen(w), 0);
+}
+
+/* A descriptor from the caller: read as it is (its offset untouched, still
+ * the caller's), refused unless it is open for reading a regular file. */
+static void test_caller_descriptors(void **state)
+{
+	struct fixture *fx = *state;
+	struct defs_install_opts o = opts_for(fx, check_ok);
+	const char *good = tu_path(data, "picket.cud");
+	char fifo[PATH_MAX];
+
+	snprintf(fifo, sizeof(fifo), "%s", tu_path(fx->dir, "fifo.cud"));
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	int rd = open(good, O_RDONLY | O_CLOEXEC), path = open(good, O_PATH | O_CLOEXEC);
+	int wr = open(tu_path(fx->dir, "w.cud"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	int ff = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	assert_true(rd >= 0 && path >= 0 && wr >= 0 && ff >= 0);
+	off_t end = lseek(rd, 0, SEEK_END);
+	assert_true(end > 0);
+
+	struct defs_input in[] = {
+		{ .path = "/elsewhere/a.cud", .fd = path },
+		{ .path = "/elsewhere/b.cud", .fd = wr },
+		{ .path = "/elsewhere/c.cud", .fd = ff },
+		{ .path = "/elsewhere/picket.cud", .fd = rd },
+	};
+	assert_int_equal(defs_install(&fx->d, in, ARRAY_SIZE(in), &o, &fx->rep), 0);
+	assert_string_equal(fx->rep.files[0].reason, "the descriptor is not open for reading");
+	assert_string_equal(fx->rep.files[1].reason, "the descriptor is not open for reading");
+	assert_string_equal(fx->rep.files[2].reason, "not a regular file: a FIFO");
+	assert_true(fx->rep.files[3].accepted);
+	assert_int_equal(lseek(rd, 0, SEEK_CUR), end);
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/defs/active/picket.cud", fx->dir);
+	char *copy = tu_read(p), *orig = tu_read(good);
+	assert_non_null(copy);
+	assert_string_equal(copy, orig);
+	free(copy);
+	free(orig);
+	struct defs_status st;
+	assert_int_equal(defs_status(&fx->d, &st), 0);
+	assert_string_equal(st.files[0].source, "/elsewhere/picket.cud");
+	for (size_t i = 0; i < ARRAY_SIZE(in); i++)
+		assert_int_equal(close(in[i].fd), 0); /* still the caller's */
 }
 
 static void test_bad_names(void **state)
@@ -577,7 +721,7 @@ static void test_bad_names(void **state)
 	snprintf(hidden, sizeof(hidden), "%s", tu_path(fx->dir, "in/.hidden.cud"));
 	tu_write(fx->dir, "in/.hidden.cud", "x");
 	const char *paths[] = { hidden };
-	assert_int_equal(defs_install(&fx->d, paths, 1, &o, &fx->rep), -EBADMSG);
+	assert_int_equal(install_paths(fx, &o, paths, 1), -EBADMSG);
 	assert_string_equal(fx->rep.files[0].reason, "invalid file name");
 	assert_rejected(fx, "_.hidden.cud", false, "invalid file name");
 }
@@ -590,10 +734,10 @@ static void test_limits(void **state)
 
 	for (size_t i = 0; i <= DEFS_FILES_MAX; i++)
 		paths[i] = "/nonexistent.cud";
-	assert_int_equal(defs_install(&fx->d, paths, DEFS_FILES_MAX + 1, &o, &fx->rep), -E2BIG);
-	assert_int_equal(defs_install(&fx->d, paths, 0, &o, &fx->rep), -EBADMSG);
+	assert_int_equal(install_paths(fx, &o, paths, DEFS_FILES_MAX + 1), -E2BIG);
+	assert_int_equal(install_paths(fx, &o, paths, 0), -EBADMSG);
 	o.stability = NULL;
-	assert_int_equal(defs_install(&fx->d, paths, 1, &o, &fx->rep), -EINVAL);
+	assert_int_equal(install_paths(fx, &o, paths, 1), -EINVAL);
 }
 
 static void test_rejected_is_bounded(void **state)
@@ -608,7 +752,7 @@ static void test_rejected_is_bounded(void **state)
 			snprintf(names[i], sizeof(names[i]), "/nonexistent/r%d-%zu.cud", round, i);
 			paths[i] = names[i];
 		}
-		assert_int_equal(defs_install(&fx->d, paths, DEFS_FILES_MAX, &o, &fx->rep), -EBADMSG);
+		assert_int_equal(install_paths(fx, &o, paths, DEFS_FILES_MAX), -EBADMSG);
 	}
 	assert_int_equal(tu_count_entries(tu_path(fx->dir, "defs/rejected")), DEFS_REJECTED_MAX);
 	/* the newest are kept */
@@ -723,6 +867,9 @@ int main(void)
 		T(test_stability_real_load),
 		T(test_unsigned_refused),
 		T(test_not_regular_refused),
+		T(test_kernel_files_refused),
+		T(test_size_limit),
+		T(test_caller_descriptors),
 		T(test_bad_names),
 		T(test_limits),
 		T(test_rejected_is_bounded),
@@ -731,5 +878,12 @@ int main(void)
 		T(test_active_always_valid),
 		T(test_set_permissions),
 	};
-	return cmocka_run_group_tests_name("defs", tests, make_data, remove_data);
+	const struct CMUnitTest root_only[] = {
+		T(test_root_devices_never_opened),
+	};
+	if (make_data(NULL) < 0)
+		return 1;
+	int r = TU_RUN("defs", tests, root_only);
+	remove_data(NULL);
+	return r;
 }

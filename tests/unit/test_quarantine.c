@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,6 +151,14 @@ static int64_t int_of(struct json_object *o, const char *key)
 	return json_object_get_int64(v);
 }
 
+static bool bool_of(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	assert_true(json_object_object_get_ex(o, key, &v));
+	assert_true(json_object_is_type(v, json_type_boolean));
+	return json_object_get_boolean(v);
+}
+
 static void overwrite(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "we");
@@ -252,6 +263,13 @@ static void test_add_moves_file_into_store(void **state)
 	assert_string_equal(str_of(m, "signature"), "Test.Sig-1");
 	assert_in_range(int_of(m, "quarantined_at"), before, time(NULL));
 	assert_false(json_object_object_get_ex(m, "detected_by", NULL));
+	/* the directory it was taken from, seen from here */
+	struct stat dir;
+	assert_int_equal(stat(fx->dir, &dir), 0);
+	assert_true(bool_of(m, "path_on_host"));
+	assert_true((uint64_t)int_of(m, "dir_dev") == (uint64_t)dir.st_dev);
+	assert_true((uint64_t)int_of(m, "dir_ino") == (uint64_t)dir.st_ino);
+	assert_true(strchr(str_of(m, "dir_handle"), ':') != NULL);
 }
 
 static void test_add_records_detected_by(void **state)
@@ -413,6 +431,86 @@ static void test_restore_refuses_symlinked_parent(void **state)
 	assert_int_equal(quarantine_restore(&fx->q, id, true), -ELOOP);
 	assert_int_equal(tu_count_entries(tu_path(fx->dir, "elsewhere")), 0);
 	assert_int_equal(tu_count_entries(fx->store), 2);
+}
+
+/* Restoring makes no privileged program: set-uid, set-gid and sticky bits
+ * stay in the metadata, not on the file. */
+static void test_restore_drops_setuid_setgid_sticky(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct {
+		const char *name;
+		mode_t mode, restored;
+	} cases[] = { { "suid", 04755, 0755 }, { "sgid", 02750, 0750 }, { "both", 06711, 0711 },
+		      { "sticky", 01644, 0644 } };
+	char id[QUARANTINE_ID_LEN + 1];
+	struct stat st;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *path = put(fx, cases[i].name, CONTENT, strlen(CONTENT), cases[i].mode);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, cases[i].mode);
+		assert_int_equal(add_path(fx, path, id), 0);
+		_cleanup_json_ struct json_object *m = read_meta(fx, id);
+		assert_int_equal(int_of(m, "mode"), cases[i].mode);
+		assert_int_equal(quarantine_restore(&fx->q, id, false), 0);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, cases[i].restored);
+	}
+}
+
+/* The directory at the path is not the one the file was taken from: a new
+ * one under the old name gets nothing, with or without force. */
+static void test_restore_refuses_replaced_directory(void **state)
+{
+	struct fixture *fx = *state;
+	char id[QUARANTINE_ID_LEN + 1];
+
+	assert_int_equal(add_path(fx, put(fx, "d/a", CONTENT, strlen(CONTENT), 0644), id), 0);
+	assert_int_equal(rename(tu_path(fx->dir, "d"), tu_path(fx->dir, "old")), 0);
+	tu_mkdir(fx->dir, "d");
+	assert_int_equal(quarantine_restore(&fx->q, id, false), -ESTALE);
+	assert_int_equal(quarantine_restore(&fx->q, id, true), -ESTALE);
+	assert_int_equal(tu_count_entries(tu_path(fx->dir, "d")), 0);
+	assert_int_equal(tu_count_entries(tu_path(fx->dir, "old")), 0);
+	assert_int_equal(tu_count_entries(fx->store), 2);
+	/* the directory it came from, back under its name */
+	assert_int_equal(rmdir(tu_path(fx->dir, "d")), 0);
+	assert_int_equal(rename(tu_path(fx->dir, "old"), tu_path(fx->dir, "d")), 0);
+	assert_int_equal(quarantine_restore(&fx->q, id, false), 0);
+	char *data = tu_read(tu_path(fx->dir, "d/a"));
+	assert_string_equal(data, CONTENT);
+	free(data);
+}
+
+/* An entry that does not say which directory it came from (written by an
+ * older picketd, or edited) is listed but not restored. */
+static void test_restore_refuses_entry_without_directory(void **state)
+{
+	struct fixture *fx = *state;
+	char id[QUARANTINE_ID_LEN + 1];
+	struct json_object *list = NULL;
+	const char *path = put(fx, "a", CONTENT, strlen(CONTENT), 0644);
+
+	assert_int_equal(add_path(fx, path, id), 0);
+	_cleanup_json_ struct json_object *m = read_meta(fx, id);
+	json_object_object_del(m, "dir_dev");
+	json_object_object_del(m, "dir_ino");
+	json_object_object_del(m, "dir_handle");
+	json_object_object_del(m, "path_on_host");
+	write_meta(fx, id, m);
+	assert_int_equal(quarantine_list(&fx->q, &list), 0);
+	assert_int_equal(json_object_array_length(list), 1);
+	json_object_put(list);
+	assert_int_equal(quarantine_restore(&fx->q, id, true), -ESTALE);
+	assert_false(exists(path));
+	/* half a record is a corrupt entry */
+	json_object_object_add(m, "dir_dev", json_object_new_int64(1));
+	write_meta(fx, id, m);
+	assert_int_equal(quarantine_list(&fx->q, &list), 0);
+	assert_int_equal(json_object_array_length(list), 0);
+	json_object_put(list);
+	assert_int_equal(quarantine_restore(&fx->q, id, true), -EBADMSG);
 }
 
 static void test_restore_refuses_tampered_data(void **state)
@@ -655,7 +753,7 @@ static void test_add_rolls_back_when_unlink_fails(void **state)
 	assert_int_equal(tu_count_entries(fx->store), 0);
 }
 
-static void test_root_restore_owner_and_setuid_mode(void **state)
+static void test_root_restore_owner_not_setuid(void **state)
 {
 	struct fixture *fx = *state;
 	char id[QUARANTINE_ID_LEN + 1];
@@ -677,11 +775,69 @@ static void test_root_restore_owner_and_setuid_mode(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_uid, 1234);
 	assert_int_equal(st.st_gid, 5678);
-	assert_int_equal(st.st_mode & 07777, 04750);
+	assert_int_equal(st.st_mode & 07777, 0750); /* a set-uid 1234 program no more */
 	char *data = tu_read(path);
 	assert_string_equal(data, CONTENT);
 	free(data);
 	assert_int_equal(tu_count_entries(fx->store), 0);
+}
+
+/* A file reached through another mount namespace: there a tmpfs hides
+ * <dir>/victim and holds a "passwd"; /proc/<pid>/root/<dir>/victim/passwd
+ * is that file, and the kernel names it <dir>/victim/passwd, the host's
+ * path of another file.  Quarantined, it is never restored over the host's. */
+static void test_root_namespace_view_not_restored(void **state)
+{
+	struct fixture *fx = *state;
+	char id[QUARANTINE_ID_LEN + 1], victim[PATH_MAX], seen[PATH_MAX + 64];
+	int ready[2], hold[2];
+
+	const char *host = put(fx, "victim/passwd", "root:x:0:0\n", 11, 0644);
+	snprintf(victim, sizeof(victim), "%s", tu_path(fx->dir, "victim"));
+	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char c = 0, p[PATH_MAX + 16];
+		snprintf(p, sizeof(p), "%s/passwd", victim);
+		close(ready[0]);
+		close(hold[1]);
+		alarm(60); /* gone even if the parent fails before it lets go */
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("none", victim, "tmpfs", 0, NULL) < 0)
+			_exit(1);
+		int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0 || write(fd, CONTENT, strlen(CONTENT)) != (ssize_t)strlen(CONTENT) ||
+		    write(ready[1], &c, 1) != 1)
+			_exit(2);
+		(void)!read(hold[0], &c, 1); /* until the parent is done */
+		_exit(0);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	char c;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	snprintf(seen, sizeof(seen), "/proc/%d/root%s/passwd", (int)pid, victim);
+
+	assert_int_equal(add_path(fx, seen, id), 0);
+	struct stat st;
+	assert_int_equal(stat(seen, &st), -1); /* gone from the namespace */
+	_cleanup_json_ struct json_object *m = read_meta(fx, id);
+	assert_string_equal(str_of(m, "original_path"), host);
+	assert_false(bool_of(m, "path_on_host"));
+	assert_int_equal(quarantine_restore(&fx->q, id, false), -EXDEV);
+	assert_int_equal(quarantine_restore(&fx->q, id, true), -EXDEV);
+	char *text = tu_read(host);
+	assert_string_equal(text, "root:x:0:0\n");
+	free(text);
+	assert_int_equal(tu_count_entries(fx->store), 2);
+
+	close(hold[1]);
+	close(ready[0]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 static void test_root_refuses_store_of_other_owner(void **state)
@@ -711,6 +867,9 @@ int main(void)
 		T(test_restore_needs_parent),
 		T(test_restore_refuses_symlinked_parent),
 		T(test_restore_refuses_tampered_data),
+		T(test_restore_drops_setuid_setgid_sticky),
+		T(test_restore_refuses_replaced_directory),
+		T(test_restore_refuses_entry_without_directory),
 		T(test_bad_ids_refused),
 		T(test_add_leaves_replaced_path_alone),
 		T(test_add_stale_when_path_moved_or_symlinked),
@@ -724,7 +883,8 @@ int main(void)
 		T(test_add_rolls_back_when_unlink_fails),
 	};
 	const struct CMUnitTest root_only[] = {
-		T(test_root_restore_owner_and_setuid_mode),
+		T(test_root_restore_owner_not_setuid),
+		T(test_root_namespace_view_not_restored),
 		T(test_root_refuses_store_of_other_owner),
 	};
 	log_set_level(LOG_CRIT);

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,15 +121,45 @@ static int stability_check(const char *set_dir, char *err, size_t errlen, void *
 	return -EBADMSG;
 }
 
+/* Who libclamav's container check runs as: the scan user and group, else
+ * nobody and its group; never root.  -ESRCH when neither exists. */
+static int check_ids(const struct policy *p, uid_t *ret_uid, gid_t *ret_gid)
+{
+	struct passwd *pw = getpwnam(p->scan_user);
+	uid_t uid = pw ? pw->pw_uid : 0;
+	struct group *gr = getgrnam(p->scan_group);
+
+	if (uid != 0 && gr && gr->gr_gid != 0) {
+		*ret_uid = uid;
+		*ret_gid = gr->gr_gid;
+		return 0;
+	}
+	pw = getpwnam("nobody");
+	if (!pw || pw->pw_uid == 0 || pw->pw_gid == 0)
+		return -ESRCH;
+	log_warning("Scan user %s or group %s unusable: checking definitions as nobody",
+		    p->scan_user, p->scan_group);
+	*ret_uid = pw->pw_uid;
+	*ret_gid = pw->pw_gid;
+	return 0;
+}
+
 struct json_object *scan_defs_install(struct scan *s, const char *const *paths, size_t n)
 {
-	struct defs_install_opts opts = { .allow_unsigned = s->c.policy->allow_unsigned_defs,
-					  .stability = stability_check,
-					  .ud = s };
+	const struct policy *p = s->c.policy;
+	struct defs_install_opts opts = {
+		.check = { .allow_unsigned = p->allow_unsigned_defs,
+			   .timeout_ms = p->defs_test_timeout * 1000u,
+			   .mem_bytes = (uint64_t)p->defs_test_mem_mb << 20 },
+		.stability = stability_check,
+		.ud = s,
+	};
+	struct defs_input in[DEFS_FILES_MAX];
+	int r;
+
 	_cleanup_free_ struct defs_report *rep = calloc(1, sizeof(*rep));
 	if (!rep)
 		return NULL;
-	int r = defs_install(s->c.defs, paths, n, &opts, rep);
 	struct json_object *o = json_object_new_object();
 	struct json_object *files = json_object_new_array();
 	if (!o || !files) {
@@ -135,6 +167,14 @@ struct json_object *scan_defs_install(struct scan *s, const char *const *paths, 
 		json_object_put(files);
 		return NULL;
 	}
+	for (size_t i = 0; i < n && i < DEFS_FILES_MAX; i++)
+		in[i] = (struct defs_input){ .path = paths[i], .fd = -1 };
+	r = check_ids(p, &opts.check.uid, &opts.check.gid);
+	if (r < 0)
+		log_error_errno(r, "No unprivileged user to check definitions as (%s, nobody)",
+				p->scan_user);
+	else
+		r = defs_install(s->c.defs, in, n, &opts, rep);
 	for (size_t i = 0; i < rep->n; i++) {
 		struct json_object *f = json_object_new_object();
 		json_object_object_add(f, "name", json_object_new_string(rep->files[i].name));
@@ -164,7 +204,9 @@ struct json_object *scan_defs_install(struct scan *s, const char *const *paths, 
 	} else {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "no definitions were installed: %s",
-			 r == -EBADMSG ? "every file was rejected" : strerror(-r));
+			 r == -EBADMSG  ? "every file was rejected"
+			 : r == -ESRCH ? "no unprivileged user to check them as"
+				       : strerror(-r));
 		json_object_object_add(o, "error", json_object_new_string(msg));
 	}
 	return o;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define CVD_HEADER_SIZE 512
 #define CVD_SIGS_MAX 50000000u
@@ -37,20 +38,35 @@ struct cvd_header {
  * or "file shorter than the 512-byte header". */
 int cvd_header_parse(const char *buf, size_t len, struct cvd_header *ret, char *err, size_t errlen);
 
+/* How the check treats the file: allow_unsigned accepts .cud.  libclamav's
+ * part runs in a fork()ed child that keeps only the file, drops to uid/gid
+ * (setgroups, setresgid, setresuid; a caller that is not root passes its
+ * own ids, a root caller never 0: -EINVAL), sets no_new_privs and a seccomp
+ * allowlist (read-only opens, memory, the verdict pipe), has at most
+ * mem_bytes of address space (0: unlimited; sanitized builds: unlimited)
+ * and is killed after timeout_ms (> 0). */
+struct cvd_check_opts {
+	bool allow_unsigned;
+	uid_t uid;
+	gid_t gid;
+	unsigned timeout_ms;
+	uint64_t mem_bytes;
+};
+
 /* Checks the container open on fd, named name (its extension decides the
  * kind; -EINVAL "unsupported definitions file type" for anything but .cvd,
- * .cld, .cud).  Refuses .cud unless allow_unsigned; parses the header; refuses
- * an flevel above the engine's (cl_retflevel()); requires a non-empty body
- * whose MD5 equals the header's (a .cld may say "X": freshclam writes that);
- * for .cvd/.cld has libclamav verify the container (cl_cvdverify: for .cvd
- * the header's RSA signature of the MD5, for .cld the signed .info inside,
- * and the archive; it does not parse the signatures, so a test load is still
- * needed).  Reads fd with pread, so its offset does not matter.
+ * .cld, .cud).  Refuses .cud unless o->allow_unsigned; parses the header;
+ * refuses an flevel above the engine's (cl_retflevel()); requires a
+ * non-empty body whose MD5 equals the header's (a .cld may say "X":
+ * freshclam writes that); for .cvd/.cld has libclamav verify the container
+ * (cl_cvdverify: for .cvd the header's RSA signature of the MD5, for .cld
+ * the signed .info inside, and the archive; it does not parse the
+ * signatures, so a test load is still needed).  Reads fd with pread, so its
+ * offset does not matter.  The child reopens the file through
+ * /proc/self/fd: its mode must let o->uid read it.
  *
- * libclamav's check runs in a fork()ed child (untrusted input; libclamav
- * 1.4.6 leaks on some refusals): call from a single-threaded process; blocks.
- * Installs a libclamav message callback (cl_set_clcb_msg) that keeps the
- * first error for err and logs at debug: not for the scan service, which sets
- * its own. */
-int cvd_check_file(int fd, const char *name, bool allow_unsigned, struct cvd_header *ret,
-		   char *err, size_t errlen);
+ * Blocks until the child is done.  Installs a libclamav message callback
+ * (cl_set_clcb_msg) that keeps the first error for err: not for the scan
+ * service, which sets its own. */
+int cvd_check_file(int fd, const char *name, const struct cvd_check_opts *o,
+		   struct cvd_header *ret, char *err, size_t errlen);

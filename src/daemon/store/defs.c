@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -492,8 +494,7 @@ static int check_staged(struct install *ins, size_t i, const char *path, int dst
 	 * that hard-links it; a filesystem without user xattrs loses only this
 	 * (status then says the source is unknown). */
 	(void)fsetxattr(dst, SOURCE_XATTR, path, strlen(path), 0);
-	r = cvd_check_file(dst, in->name, ins->opts->allow_unsigned, &in->hdr, reason,
-			   sizeof(reason));
+	r = cvd_check_file(dst, in->name, &ins->opts->check, &in->hdr, reason, sizeof(reason));
 	if (r == -EBADMSG || r == -EINVAL)
 		return refuse(ins, i, path, reason);
 	if (r < 0)
@@ -511,11 +512,177 @@ static int check_staged(struct install *ins, size_t i, const char *path, int dst
 	return 0;
 }
 
+static const char *type_name(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFDIR:
+		return "a directory";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFLNK:
+		return "a symbolic link";
+	default:
+		return "of an unknown type";
+	}
+}
+
+#define FUSE_MAGIC 0x65735546 /* these two are not in linux/magic.h */
+#define CONFIGFS_MAGIC 0x62656570
+
+/* Filesystems whose "regular files" are kernel interfaces: reading one can
+ * block (trace_pipe) or consume what it reads (kmsg). */
+static const struct {
+	long magic;
+	const char *name;
+} kernel_fs[] = {
+	{ PROC_SUPER_MAGIC, "proc" },
+	{ SYSFS_MAGIC, "sysfs" },
+	{ DEBUGFS_MAGIC, "debugfs" },
+	{ TRACEFS_MAGIC, "tracefs" },
+	{ SECURITYFS_MAGIC, "securityfs" },
+	{ CGROUP_SUPER_MAGIC, "cgroup" },
+	{ CGROUP2_SUPER_MAGIC, "cgroup2" },
+	{ BPF_FS_MAGIC, "bpf" },
+	{ EFIVARFS_MAGIC, "efivarfs" },
+	{ PSTOREFS_MAGIC, "pstore" },
+	{ SELINUX_MAGIC, "selinuxfs" },
+	{ SMACK_MAGIC, "smackfs" },
+	{ CONFIGFS_MAGIC, "configfs" },
+};
+
+/* Why the file open on fd (O_PATH will do) cannot be read as definitions:
+ * false with reason set, or true with its stat. */
+static bool readable_input(int fd, struct stat *st, char *reason, size_t len)
+{
+	struct statfs fs;
+
+	if (fstat(fd, st) < 0 || fstatfs(fd, &fs) < 0) {
+		set_text(reason, len, "cannot stat: %s", strerror(errno));
+		return false;
+	}
+	if (S_ISLNK(st->st_mode)) {
+		set_text(reason, len, "is a symbolic link");
+		return false;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		set_text(reason, len, "not a regular file: %s", type_name(st->st_mode));
+		return false;
+	}
+	for (size_t k = 0; k < ARRAY_SIZE(kernel_fs); k++)
+		if ((long)fs.f_type == kernel_fs[k].magic) {
+			set_text(reason, len, "on %s, a kernel interface filesystem", kernel_fs[k].name);
+			return false;
+		}
+	if ((long)fs.f_type == FUSE_MAGIC) {
+		set_text(reason, len, "on a FUSE filesystem, whose reads may never return");
+		return false;
+	}
+	if ((unsigned long long)st->st_size > DEFS_FILE_SIZE_MAX) {
+		set_text(reason, len, "larger than the 2 GiB limit");
+		return false;
+	}
+	return true;
+}
+
+/* A read-only descriptor on input src with its stat, or -1 with reason.  A
+ * path is opened O_PATH and checked before it is reopened for reading; a
+ * caller's descriptor is checked and duplicated, never reopened. */
+static int open_input(const struct defs_input *src, struct stat *st, char *reason, size_t len)
+{
+	char proc[64];
+	struct stat again;
+
+	if (src->fd >= 0) {
+		int fl = fcntl(src->fd, F_GETFL);
+		if (fl < 0) {
+			set_text(reason, len, "bad descriptor: %s", strerror(errno));
+			return -1;
+		}
+		if (!readable_input(src->fd, st, reason, len))
+			return -1;
+		if ((fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY) {
+			set_text(reason, len, "the descriptor is not open for reading");
+			return -1;
+		}
+		int fd = fcntl(src->fd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			set_text(reason, len, "cannot duplicate the descriptor: %s", strerror(errno));
+		return fd;
+	}
+	_cleanup_close_ int pfd = open(src->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0) {
+		set_text(reason, len, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	if (!readable_input(pfd, st, reason, len))
+		return -1;
+	/* The same inode, now for reading; O_NONBLOCK: a lease holder makes
+	 * the open fail instead of wait. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	int fd = open(proc, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		set_text(reason, len, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &again) < 0 || again.st_dev != st->st_dev || again.st_ino != st->st_ino) {
+		close(fd);
+		set_text(reason, len, "changed while being opened");
+		return -1;
+	}
+	return fd;
+}
+
+/* Copies exactly size bytes of src (pread: its offset stays) to dst.  A
+ * refusal (the file's fault) is 1 with reason, an error of the store <0. */
+static int copy_input(int src, int dst, off_t size, char *reason, size_t len)
+{
+	const size_t bufsz = 1 << 20;
+	_cleanup_free_ char *buf = malloc(bufsz);
+	off_t off = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		/* At the end, one byte more shows a file that grew. */
+		off_t left = size - off;
+		size_t want = left <= 0 ? 1 : left < (off_t)bufsz ? (size_t)left : bufsz;
+		ssize_t k = pread(src, buf, want, off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			set_text(reason, len, "cannot read: %s", strerror(errno));
+			return 1;
+		}
+		if (k == 0 && off < size) {
+			set_text(reason, len, "changed while being read: shorter than its size");
+			return 1;
+		}
+		if (k == 0)
+			break;
+		if (off >= size) {
+			set_text(reason, len, "changed while being read: longer than its size");
+			return 1;
+		}
+		int r = write_all(dst, buf, (size_t)k);
+		if (r < 0)
+			return r;
+		off += k;
+	}
+	return fsync(dst) < 0 ? -errno : 0;
+}
+
 /* Stages and checks input i.  <0 only for errors of the store itself. */
-static int take_input(struct install *ins, size_t i, const char *path)
+static int take_input(struct install *ins, size_t i, const struct defs_input *src)
 {
 	struct input *in = &ins->in[i];
 	struct defs_file_result *res = &ins->rep->files[i];
+	const char *path = src->path;
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	char reason[512];
 	struct stat st;
@@ -531,31 +698,23 @@ static int take_input(struct install *ins, size_t i, const char *path)
 			return refuse(ins, i, path,
 				      "another file of this update is the same database");
 	}
-	_cleanup_close_ int src =
-		open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (src < 0 && errno == ELOOP)
-		return refuse(ins, i, path, "is a symbolic link");
-	if (src < 0) {
-		set_text(reason, sizeof(reason), "cannot open: %s", strerror(errno));
+	_cleanup_close_ int fd = open_input(src, &st, reason, sizeof(reason));
+	if (fd < 0)
 		return refuse(ins, i, path, reason);
-	}
-	if (fstat(src, &st) < 0 || !S_ISREG(st.st_mode))
-		return refuse(ins, i, path, "not a regular file");
-	if ((unsigned long long)st.st_size > DEFS_FILE_SIZE_MAX)
-		return refuse(ins, i, path, "larger than the 2 GiB limit");
 
+	/* 0644: the check reopens it as the scan user; staging/ keeps others out. */
 	_cleanup_close_ int dst = openat(ins->in_fd, in->name,
 					 O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (dst < 0)
 		return -errno;
 	in->staged = true;
-	r = copy_fd(src, dst, DEFS_FILE_SIZE_MAX);
-	if (r == -EFBIG || r == -EIO) { /* it grew, or reading it failed: keep no partial copy */
+	r = fchmod(dst, 0644) < 0 ? -errno : 0;
+	if (r == 0)
+		r = copy_input(fd, dst, st.st_size, reason, sizeof(reason));
+	if (r == 1) { /* keep no partial copy */
 		unlinkat(ins->in_fd, in->name, 0);
 		in->staged = false;
-		if (r == -EFBIG)
-			return refuse(ins, i, path, "larger than the 2 GiB limit");
-		return refuse(ins, i, path, "cannot read: Input/output error");
+		return refuse(ins, i, path, reason);
 	}
 	if (r < 0)
 		return r;
@@ -665,7 +824,7 @@ static int new_set_id(struct defs *d, time_t now, char id[64])
 }
 
 /* The candidate failed its test load: its new files go to rejected/. */
-static int unstable(struct install *ins, size_t n, const char *const *paths, const char *id,
+static int unstable(struct install *ins, size_t n, const struct defs_input *src, const char *id,
 		    const char *why)
 {
 	char reason[512];
@@ -686,7 +845,7 @@ static int unstable(struct install *ins, size_t n, const char *const *paths, con
 		set_text(ins->rep->files[i].reason, sizeof(ins->rep->files[i].reason), "%s",
 			 reason);
 		int k = reject(ins->d, setfd, setfd >= 0 ? ins->in[i].name : NULL, ins->in[i].name,
-			       paths[i], reason);
+			       src[i].path, reason);
 		if (k < 0 && r == 0)
 			r = k;
 	}
@@ -716,7 +875,7 @@ static int open_active(struct install *ins)
 }
 
 /* Stages and checks every input; -EBADMSG when none is accepted. */
-static int stage_inputs(struct install *ins, const char *const *paths, size_t n)
+static int stage_inputs(struct install *ins, const struct defs_input *src, size_t n)
 {
 	struct defs *d = ins->d;
 	size_t accepted = 0;
@@ -729,14 +888,14 @@ static int stage_inputs(struct install *ins, const char *const *paths, size_t n)
 		return ins->in_fd;
 	ins->rep->n = n;
 	for (size_t i = 0; i < n; i++) {
-		if ((r = take_input(ins, i, paths[i])) < 0)
+		if ((r = take_input(ins, i, &src[i])) < 0)
 			return r;
 		accepted += ins->in[i].accepted;
 	}
 	return accepted ? 0 : -EBADMSG;
 }
 
-static int install_locked(struct install *ins, const char *const *paths, size_t n)
+static int install_locked(struct install *ins, const struct defs_input *src, size_t n)
 {
 	struct defs *d = ins->d;
 	char id[64], set_dir[PATH_MAX], why[512] = "";
@@ -745,7 +904,7 @@ static int install_locked(struct install *ins, const char *const *paths, size_t 
 
 	clear_dir(d->fd, STAGING);
 	prune_sets(d);
-	if ((r = open_active(ins)) < 0 || (r = stage_inputs(ins, paths, n)) < 0)
+	if ((r = open_active(ins)) < 0 || (r = stage_inputs(ins, src, n)) < 0)
 		return r;
 
 	if ((r = new_set_id(d, now, id)) < 0)
@@ -754,7 +913,7 @@ static int install_locked(struct install *ins, const char *const *paths, size_t 
 	if (r == -E2BIG) {
 		set_text(why, sizeof(why), "the set would hold more than %d files", DEFS_FILES_MAX);
 		for (size_t i = 0; i < n; i++)
-			if (ins->in[i].accepted && (r = refuse(ins, i, paths[i], why)) < 0)
+			if (ins->in[i].accepted && (r = refuse(ins, i, src[i].path, why)) < 0)
 				return r;
 		return -EBADMSG;
 	}
@@ -766,7 +925,7 @@ static int install_locked(struct install *ins, const char *const *paths, size_t 
 	if (r < 0) {
 		if (!why[0])
 			set_text(why, sizeof(why), "%s", strerror(-r));
-		r = unstable(ins, n, paths, id, why);
+		r = unstable(ins, n, src, id, why);
 		prune_sets(d);
 		return r < 0 ? r : -EBADMSG;
 	}
@@ -780,13 +939,16 @@ static int install_locked(struct install *ins, const char *const *paths, size_t 
 	return 0;
 }
 
-int defs_install(struct defs *d, const char *const *paths, size_t n,
+int defs_install(struct defs *d, const struct defs_input *src, size_t n,
 		 const struct defs_install_opts *opts, struct defs_report *rep)
 {
-	if (!opts || !opts->stability || (n > 0 && !paths))
+	if (!opts || !opts->stability || (n > 0 && !src))
 		return -EINVAL;
 	if (n > DEFS_FILES_MAX)
 		return -E2BIG;
+	for (size_t i = 0; i < n; i++)
+		if (!src[i].path)
+			return -EINVAL;
 	_cleanup_free_ struct defs_report *own = NULL;
 	if (!rep && !(rep = own = malloc(sizeof(*rep))))
 		return -ENOMEM;
@@ -801,7 +963,7 @@ int defs_install(struct defs *d, const char *const *paths, size_t n,
 	_cleanup_unlock_ int lk = lock(d);
 	if (lk < 0)
 		return lk;
-	int r = install_locked(ins, paths, n);
+	int r = install_locked(ins, src, n);
 	closep(&ins->in_fd);
 	closep(&ins->old_fd);
 	clear_dir(d->fd, STAGING);

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "cvd.h"
+
 #define DEFS_FILES_MAX 64
 #define DEFS_REJECTED_MAX 64
 #define DEFS_FILE_SIZE_MAX (2ULL << 30) /* bytes */
@@ -31,11 +33,24 @@ struct defs {
 };
 
 struct defs_install_opts {
-	bool allow_unsigned; /* accept .cud (policy allow_unsigned_defs) */
+	/* How each file is checked (cvd_check_file): allow_unsigned is the
+	 * policy's allow_unsigned_defs, the ids those of the scan user. */
+	struct cvd_check_opts check;
 	/* Test-loads the candidate set dir (sets/<id>, readable by the scan user);
 	 * 0 if it loads, else negative with a reason in err.  Required. */
 	int (*stability)(const char *set_dir, char *err, size_t errlen, void *ud);
 	void *ud;
+};
+
+/* One file to install.  path names it: its last component is the file's name
+ * in the set, and it is recorded as the source.  fd < 0: the store opens
+ * path itself (O_PATH, checked, then reopened read-only through
+ * /proc/self/fd).  fd >= 0: a descriptor the caller owns and keeps, used as
+ * it is, never reopened: it must be open for reading (O_PATH and O_WRONLY
+ * are refused) and is read with pread. */
+struct defs_input {
+	const char *path;
+	int fd;
 };
 
 struct defs_file_result {
@@ -77,18 +92,22 @@ struct defs_status {
 int defs_open(struct defs *d, const char *state_dir);
 void defs_close(struct defs *d);
 
-/* Installs the definitions files at paths[0..n) (n <= DEFS_FILES_MAX; the
- * files are copied, never trusted in place, and left where they are).  Each
- * is copied to staging (symlinks, non-regular files, files over
- * DEFS_FILE_SIZE_MAX refused), checked with cvd_check_file, and refused if
- * older than the active version of the same database; refused files go to
- * rejected/.  The new set is the active set plus the accepted files; it must
- * pass opts->stability, else its new files are rejected with that reason.
- * Then last-known-good := active, active := new set, and unreferenced sets are
- * removed.  rep (optional) gets the outcome of each file.
+/* Installs the definitions files in[0..n) (n <= DEFS_FILES_MAX; the files
+ * are copied, never trusted in place, and left where they are).  Each is
+ * refused before a byte is read when it is not a regular file (a FIFO or a
+ * device is never opened for reading), is on a kernel interface filesystem
+ * (proc, sysfs, debugfs, ...) or on FUSE, or is larger than
+ * DEFS_FILE_SIZE_MAX; then exactly its size is copied to staging (a file
+ * that grows or shrinks meanwhile is refused), checked with cvd_check_file,
+ * and refused if older than the active version of the same database;
+ * refused files go to rejected/.  The new set is the active set plus the
+ * accepted files; it must pass opts->stability, else its new files are
+ * rejected with that reason.  Then last-known-good := active, active := new
+ * set, and unreferenced sets are removed.  rep (optional) gets the outcome
+ * of each file.
  * 0: a new set is active.  -EBADMSG: nothing was accepted.  Other -errno: I/O
  * error.  In every failure the active set is unchanged. */
-int defs_install(struct defs *d, const char *const *paths, size_t n,
+int defs_install(struct defs *d, const struct defs_input *in, size_t n,
 		 const struct defs_install_opts *opts, struct defs_report *rep);
 
 /* The active set failed to load: its files that are not in last-known-good

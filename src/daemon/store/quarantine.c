@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <linux/openat2.h>
 #include <openssl/evp.h>
@@ -25,8 +26,18 @@
 #define COPY_CHUNK (1024 * 1024)
 #define SHA256_HEX 64
 #define NAME_LEN 48 /* "<id>.json.tmpXXXXXX" and the restore temp name fit */
+#define HANDLE_HEX (16 + 2 * MAX_HANDLE_SZ)
 
 static inline void evp_md_ctx_freep(EVP_MD_CTX **c) { EVP_MD_CTX_free(*c); }
+
+/* Which directory a file was taken from: its device and inode, and its
+ * file handle where the filesystem gives one (it tells a directory from a
+ * later one that reuses the inode number). */
+struct dir_id {
+	bool known;
+	uint64_t dev, ino;
+	char handle[HANDLE_HEX]; /* "<type>:<hex bytes>", "" without a handle */
+};
 
 /* The parsed, checked fields of one metadata object (strings point into it). */
 struct meta {
@@ -36,6 +47,8 @@ struct meta {
 	mode_t mode;
 	uint64_t size;
 	const char *sha256;
+	struct dir_id dir; /* dir.known false: an entry from before it was recorded */
+	bool path_on_host;
 };
 
 static bool is_lower_hex(const char *s, size_t n)
@@ -372,8 +385,8 @@ static int store_data(struct quarantine *q, int fd, char id[QUARANTINE_ID_LEN + 
 }
 
 static int write_meta(struct quarantine *q, const char *id, const char *original_path,
-		      const struct stat *st, uint64_t size, const char *sha,
-		      const char *signature, const char *detected_by)
+		      const struct dir_id *dir, bool on_host, const struct stat *st, uint64_t size,
+		      const char *sha, const char *signature, const char *detected_by)
 {
 	_cleanup_json_ struct json_object *o = json_object_new_object();
 	char path[PATH_MAX];
@@ -385,6 +398,11 @@ static int write_meta(struct quarantine *q, const char *id, const char *original
 		return -ENAMETOOLONG;
 	json_object_object_add(o, "id", json_object_new_string(id));
 	json_object_object_add(o, "original_path", json_object_new_string(original_path));
+	json_object_object_add(o, "path_on_host", json_object_new_boolean(on_host));
+	json_object_object_add(o, "dir_dev", json_object_new_uint64(dir->dev));
+	json_object_object_add(o, "dir_ino", json_object_new_uint64(dir->ino));
+	if (dir->handle[0])
+		json_object_object_add(o, "dir_handle", json_object_new_string(dir->handle));
 	json_object_object_add(o, "uid", json_object_new_int64(st->st_uid));
 	json_object_object_add(o, "gid", json_object_new_int64(st->st_gid));
 	json_object_object_add(o, "mode", json_object_new_int(st->st_mode & 07777));
@@ -399,6 +417,66 @@ static int write_meta(struct quarantine *q, const char *id, const char *original
 	if (!s)
 		return -ENOMEM;
 	return write_file_atomic(path, s, len, 0600);
+}
+
+/* The identity of the directory open on dfd. */
+static int dir_identity(int dfd, struct dir_id *ret)
+{
+	_Alignas(struct file_handle) unsigned char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	struct file_handle *fh = (struct file_handle *)buf;
+	struct dir_id id = { .known = true };
+	struct stat st;
+	int mount_id;
+
+	if (fstat(dfd, &st) < 0)
+		return -errno;
+	id.dev = st.st_dev;
+	id.ino = st.st_ino;
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	/* No handle (EOPNOTSUPP: the filesystem gives none): device and inode. */
+	if (name_to_handle_at(dfd, "", fh, &mount_id, AT_EMPTY_PATH) == 0) {
+		size_t k = (size_t)snprintf(id.handle, sizeof(id.handle), "%d:", fh->handle_type);
+		for (unsigned i = 0; i < fh->handle_bytes && k + 2 < sizeof(id.handle); i++, k += 2)
+			snprintf(id.handle + k, sizeof(id.handle) - k, "%02x", fh->f_handle[i]);
+	}
+	*ret = id;
+	return 0;
+}
+
+/* Whether now is the directory recorded as was. */
+static bool same_dir(const struct dir_id *was, const struct dir_id *now)
+{
+	return was->known && now->known && was->dev == now->dev && was->ino == now->ino &&
+	       (!was->handle[0] || strcmp(was->handle, now->handle) == 0);
+}
+
+/* A directory by its absolute path from picketd's own root, refusing
+ * symlinks and /proc's magic links (/proc/<pid>/root would lead into another
+ * mount namespace) on the way.  Not RESOLVE_NO_XDEV: a path from / crosses
+ * mounts (/home).  openat2: Linux 5.6. */
+static int open_dir_nofollow(const char *dir)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof(how));
+	return fd < 0 ? -errno : fd;
+}
+
+/* Whether path's parent, looked up from picketd's root, is the directory
+ * dir: false when the file was reached through another mount namespace
+ * (its kernel path is that namespace's view) or the directory is gone. */
+static bool on_host(const char *path, const struct dir_id *dir)
+{
+	char parent[PATH_MAX];
+	const char *base;
+	struct dir_id here;
+
+	if (split_path(path, parent, &base) < 0)
+		return false;
+	_cleanup_close_ int fd = open_dir_nofollow(parent);
+	return fd >= 0 && dir_identity(fd, &here) == 0 && same_dir(dir, &here);
 }
 
 /* The path to record: the parent as the kernel resolved it, plus base. */
@@ -434,6 +512,7 @@ int quarantine_add_detected(struct quarantine *q, int fd, const char *path,
 {
 	char id[QUARANTINE_ID_LEN + 1], parent[PATH_MAX], original[PATH_MAX];
 	char sha[SHA256_HEX + 1];
+	struct dir_id dir;
 	const char *base;
 	uint64_t size;
 	struct stat st;
@@ -461,12 +540,19 @@ int quarantine_add_detected(struct quarantine *q, int fd, const char *path,
 	_cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0)
 		return errno == ENOENT || errno == ENOTDIR ? -ESTALE : -errno;
+	r = dir_identity(pfd, &dir);
+	if (r < 0)
+		return r;
 	resolved_path(pfd, path, base, original);
+	bool host = on_host(original, &dir);
+	if (!host)
+		log_debug("quarantine: %s: %s is not that directory on this host (another mount "
+			  "namespace?): the entry will not be restored", path, original);
 
 	r = store_data(q, fd, id, &size, sha);
 	if (r < 0)
 		return r;
-	r = write_meta(q, id, original, &st, size, sha, signature, detected_by);
+	r = write_meta(q, id, original, &dir, host, &st, size, sha, signature, detected_by);
 	if (r == 0)
 		r = unlink_if_same(pfd, base, &st);
 	if (r < 0) {
@@ -502,6 +588,40 @@ static bool get_int(struct json_object *o, const char *key, int64_t min, int64_t
 	return *out >= min && *out <= max;
 }
 
+static bool get_u64(struct json_object *o, const char *key, uint64_t *out)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return false;
+	*out = json_object_get_uint64(v);
+	return true;
+}
+
+/* The directory the file was taken from; an entry written before it was
+ * recorded has none (dir.known false) and is not restored. */
+static int parse_dir(struct json_object *o, struct meta *m)
+{
+	struct json_object *v;
+	const char *h;
+
+	m->dir = (struct dir_id){ .known = false };
+	m->path_on_host = false;
+	if (!json_object_object_get_ex(o, "dir_dev", &v))
+		return 0;
+	if (!get_u64(o, "dir_dev", &m->dir.dev) || !get_u64(o, "dir_ino", &m->dir.ino) ||
+	    !json_object_object_get_ex(o, "path_on_host", &v) ||
+	    !json_object_is_type(v, json_type_boolean))
+		return -EBADMSG;
+	m->path_on_host = json_object_get_boolean(v);
+	if (json_object_object_get_ex(o, "dir_handle", &v)) {
+		if (!(h = get_str(o, "dir_handle")) || !*h || strlen(h) >= sizeof(m->dir.handle))
+			return -EBADMSG;
+		snprintf(m->dir.handle, sizeof(m->dir.handle), "%s", h);
+	}
+	m->dir.known = true;
+	return 0;
+}
+
 static int parse_meta(struct json_object *o, const char *id, struct meta *m)
 {
 	int64_t uid, gid, mode, size, at;
@@ -518,7 +638,8 @@ static int parse_meta(struct json_object *o, const char *id, struct meta *m)
 	    !get_int(o, "quarantined_at", INT64_MIN, INT64_MAX, &at) ||
 	    !(m->sha256 = get_str(o, "sha256")) || strlen(m->sha256) != SHA256_HEX ||
 	    !is_lower_hex(m->sha256, SHA256_HEX) || !get_str(o, "signature") ||
-	    (json_object_object_get_ex(o, "detected_by", &v) && !json_object_is_type(v, json_type_string)))
+	    (json_object_object_get_ex(o, "detected_by", &v) && !json_object_is_type(v, json_type_string)) ||
+	    parse_dir(o, m) < 0)
 		return -EBADMSG;
 	m->uid = (uid_t)uid;
 	m->gid = (gid_t)gid;
@@ -608,17 +729,6 @@ int quarantine_list(struct quarantine *q, struct json_object **ret)
 	return 0;
 }
 
-/* The parent directory, refusing symlinks on the way (openat2, Linux 5.6). */
-static int open_parent_nofollow(const char *parent)
-{
-	struct open_how how = {
-		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-		.resolve = RESOLVE_NO_SYMLINKS,
-	};
-	int fd = (int)syscall(SYS_openat2, AT_FDCWD, parent, &how, sizeof(how));
-	return fd < 0 ? -errno : fd;
-}
-
 /* A new temp file beside the target, named so that it cannot collide. */
 static int create_restore_tmp(int pfd, char name[NAME_LEN])
 {
@@ -647,11 +757,13 @@ static int move_into_place(int pfd, const char *tmp, const char *base, bool forc
 }
 
 /* Writes data's content to a temp file in pfd with m's owner and mode, then
- * moves it to base. */
+ * moves it to base.  Never set-uid or set-gid: restoring is no way to make a
+ * privileged program; the sticky bit goes too (it means nothing on a file). */
 static int write_back(int data, int pfd, const char *base, const struct meta *m, bool force)
 {
 	char tmp[NAME_LEN];
 	uint64_t copied = 0;
+	mode_t mode = m->mode & 0777;
 
 	_cleanup_close_ int out = create_restore_tmp(pfd, tmp);
 	if (out < 0)
@@ -659,10 +771,10 @@ static int write_back(int data, int pfd, const char *base, const struct meta *m,
 	int r = copy_data(data, out, m->size, &copied);
 	if (r == 0 && copied != m->size)
 		r = -EBADMSG;
-	/* fchmod after fchown: a change of owner clears setuid/setgid bits. */
+	/* fchmod after fchown: a change of owner may clear mode bits. */
 	if (r == 0 && fchown(out, m->uid, m->gid) < 0)
 		r = -errno;
-	if (r == 0 && fchmod(out, m->mode) < 0)
+	if (r == 0 && fchmod(out, mode) < 0)
 		r = -errno;
 	if (r == 0 && fsync(out) < 0)
 		r = -errno;
@@ -673,10 +785,28 @@ static int write_back(int data, int pfd, const char *base, const struct meta *m,
 	return r;
 }
 
+/* Refusals that the entry alone decides. */
+static int check_target(const struct meta *m, const char *id, const char *parent)
+{
+	if (!m->dir.known) {
+		log_notice("quarantine: not restoring %s to %s: the entry does not record which "
+			   "directory it was taken from", id, m->path);
+		return -ESTALE;
+	}
+	if (!m->path_on_host) {
+		log_notice("quarantine: not restoring %s to %s: it was taken from another "
+			   "directory than this host's %s (another mount namespace)",
+			   id, m->path, parent);
+		return -EXDEV;
+	}
+	return 0;
+}
+
 int quarantine_restore(struct quarantine *q, const char *id, bool force)
 {
 	_cleanup_json_ struct json_object *meta = NULL;
 	char name[NAME_LEN], parent[PATH_MAX], sha[SHA256_HEX + 1];
+	struct dir_id now;
 	const char *base;
 	uint64_t size;
 	struct stat st;
@@ -701,9 +831,22 @@ int quarantine_restore(struct quarantine *q, const char *id, bool force)
 	r = split_path(m.path, parent, &base);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int pfd = open_parent_nofollow(parent);
+	r = check_target(&m, id, parent);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int pfd = open_dir_nofollow(parent);
 	if (pfd < 0)
 		return pfd;
+	r = dir_identity(pfd, &now);
+	if (r < 0)
+		return r;
+	if (!same_dir(&m.dir, &now)) {
+		log_notice("quarantine: not restoring %s to %s: that is no longer the directory it "
+			   "was taken from (device %" PRIu64 " inode %" PRIu64 ", now %" PRIu64
+			   " %" PRIu64 ")",
+			   id, m.path, m.dir.dev, m.dir.ino, now.dev, now.ino);
+		return -ESTALE;
+	}
 	if (!force) {
 		if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			return -EEXIST;
@@ -713,6 +856,9 @@ int quarantine_restore(struct quarantine *q, const char *id, bool force)
 	r = write_back(data, pfd, base, &m, force);
 	if (r < 0)
 		return r;
+	if (m.mode & 07000)
+		log_notice("quarantine: restored %s without its set-uid, set-gid and sticky bits "
+			   "(mode %04o, was %04o)", m.path, (unsigned)(m.mode & 0777), (unsigned)m.mode);
 	if (fsync(pfd) < 0)
 		log_msg_errno(LOG_DEBUG, errno, "quarantine: failed to sync the directory of %s", m.path);
 	/* The file is back; a stale entry is a smaller harm than a lost file. */

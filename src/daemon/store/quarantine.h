@@ -2,8 +2,9 @@
  *
  * <dir> (mode 0700, owned by the daemon's user) holds per item <id>.data, the
  * file's content (mode 0600), and <id>.json, its metadata written atomically:
- * id, original_path, uid, gid, mode, size, sha256, signature, quarantined_at
- * (epoch seconds) and, when given, detected_by.  An id is 16 lowercase hex
+ * id, original_path, path_on_host, dir_dev, dir_ino, dir_handle (when the
+ * filesystem gives one), uid, gid, mode, size, sha256, signature,
+ * quarantined_at (epoch seconds) and, when given, detected_by.  An id is 16 lowercase hex
  * digits from getrandom(); every id from a caller is checked (-EINVAL) before
  * it becomes part of a path.  Every call is 0 or a negative errno.  Opening
  * removes leftovers of an interrupted add (data without metadata, temp files).
@@ -37,7 +38,11 @@ void quarantine_close(struct quarantine *q);
  * does not (replaced, renamed, removed, now a symlink) the copy is dropped,
  * nothing is unlinked, and -ESTALE is returned.  On any error the store and
  * the path are as before.  Other hard links of the file are not touched.
- * original_path is recorded with the parent's symlinks resolved. */
+ * original_path is the parent as the kernel resolved it plus the name; the
+ * parent's identity is recorded (device, inode, file handle), and
+ * path_on_host says whether original_path, looked up from picketd's own
+ * root, is that directory: false for a file reached through another mount
+ * namespace (/proc/<pid>/root/...), whose kernel path is that namespace's. */
 int quarantine_add(struct quarantine *q, int fd, const char *path, const char *signature,
 		   char ret_id[QUARANTINE_ID_LEN + 1]);
 /* As quarantine_add, also recording detected_by (free text, may be NULL). */
@@ -49,12 +54,17 @@ int quarantine_add_detected(struct quarantine *q, int fd, const char *path,
  * unreadable or inconsistent entries are skipped and logged at debug. */
 int quarantine_list(struct quarantine *q, struct json_object **ret);
 
-/* Puts the file back at original_path with its content, uid, gid and mode
- * (setuid bits included), through a temp file in the same directory renamed
- * into place, then removes the entry.  -EBADMSG when the data does not match
- * the recorded sha256/size (checked before anything is written), -ENOENT
- * when the parent directory is gone, -ELOOP when a component of the path is
- * a symlink, -EEXIST when the path exists and !force (force replaces it). */
+/* Puts the file back where it was taken from with its content, uid, gid
+ * and mode less the set-uid, set-gid and sticky bits, through a temp file in
+ * the same directory renamed into place, then removes the entry.  The
+ * directory is original_path's parent looked up from picketd's own root
+ * without following symlinks or /proc's magic links, and must be the one
+ * recorded.  -EXDEV when path_on_host is false, -ESTALE when the directory
+ * is another one (replaced since) or the entry records none, -EBADMSG when
+ * the data does not match the recorded sha256/size (all checked before
+ * anything is written), -ENOENT when the directory is gone, -ELOOP when a
+ * component of the path is a symlink, -EEXIST when the path exists and
+ * !force (force replaces it).  Each refusal is logged with its reason. */
 int quarantine_restore(struct quarantine *q, const char *id, bool force);
 
 /* Removes the entry; -ENOENT when there is none. */
