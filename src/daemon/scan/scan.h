@@ -78,6 +78,7 @@ void scan_apply_policy(struct scan *s);
 void scan_tick(struct scan *s);
 
 #define SCAN_URGENT 0x1 /* to the front of the queue: something waits on it */
+#define SCAN_KEEP 0x2   /* never quarantined: the owner could not remove the file */
 /* Scans fd for owner (the cache first; ownership of fd passes on).  0 when
  * queued or answered, or a negative errno (queue full). */
 int scan_submit(struct scan *s, int fd, const char *path, struct scan_owner *owner,
