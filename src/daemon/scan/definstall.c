@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,15 +120,96 @@ static int stability_check(const char *set_dir, char *err, size_t errlen, void *
 	return -EBADMSG;
 }
 
-struct json_object *scan_defs_install(struct scan *s, const char *const *paths, size_t n)
+static const struct defs_install_opts *install_opts(struct scan *s, struct defs_install_opts *o)
 {
-	struct defs_install_opts opts = { .allow_unsigned = s->c.policy->allow_unsigned_defs,
-					  .stability = stability_check,
-					  .ud = s };
+	*o = (struct defs_install_opts){ .allow_unsigned = s->c.policy->allow_unsigned_defs,
+					 .stability = stability_check,
+					 .ud = s };
+	return o;
+}
+
+static const char *base_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* Why a file the client could not open is refused (the store's words). */
+static void open_refusal(char *out, size_t len, int err)
+{
+	if (err == -ELOOP)
+		snprintf(out, len, "is a symbolic link");
+	else if (err == -EINVAL)
+		snprintf(out, len, "not a regular file");
+	else
+		snprintf(out, len, "cannot open: %s", strerror(-err));
+}
+
+static bool same_file(int dirfd, const char *name, int fd)
+{
+	struct stat a, b;
+	return fstatat(dirfd, name, &a, AT_SYMLINK_NOFOLLOW) == 0 && fstat(fd, &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* A non-root client's install: an opener with its credentials opens each
+ * file and its directory; what it cannot open is refused here and never
+ * reaches the store (nothing of it is copied, not even into rejected/).
+ * The store reads the others through the directory the client opened,
+ * /proc/self/fd/<dir>/<name>, after a check that the name there is still
+ * the file the client opened: it takes paths, not descriptors. */
+static int install_as(struct scan *s, const struct opener_creds *cr, const char *const *paths,
+		      size_t n, struct defs_report *rep)
+{
+	_cleanup_free_ struct opener_item *items = calloc(n, sizeof(*items));
+	_cleanup_free_ char(*via)[PATH_MAX] = calloc(n, PATH_MAX);
+	_cleanup_free_ struct defs_report *part = calloc(1, sizeof(*part));
+	const char *taken[DEFS_FILES_MAX];
+	size_t where[DEFS_FILES_MAX], m = 0;
+	struct defs_install_opts opts;
+
+	if (!items || !via || !part)
+		return -ENOMEM;
+	if (n > DEFS_FILES_MAX)
+		return -E2BIG;
+	int r = opener_run(cr, OPENER_OPEN, paths, n, items);
+	if (r < 0)
+		return log_error_errno(r, "Definitions install of uid %u: cannot open the files",
+				       (unsigned)cr->uid);
+	rep->n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct defs_file_result *f = &rep->files[i];
+		const char *base = base_of(paths[i]);
+		snprintf(f->name, sizeof(f->name), "%s", base);
+		if (items[i].kind != OPENER_FILE)
+			open_refusal(f->reason, sizeof(f->reason), items[i].err);
+		else if (!same_file(items[i].dirfd, base, items[i].fd))
+			snprintf(f->reason, sizeof(f->reason), "replaced while it was opened");
+		else {
+			snprintf(via[m], PATH_MAX, "/proc/self/fd/%d/%s", items[i].dirfd, base);
+			snprintf(f->reason, sizeof(f->reason), "not installed");
+			taken[m] = via[m];
+			where[m++] = i;
+		}
+	}
+	r = m ? defs_install(s->c.defs, taken, m, install_opts(s, &opts), part) : -EBADMSG;
+	for (size_t j = 0; j < part->n && j < m; j++)
+		rep->files[where[j]] = part->files[j];
+	memcpy(rep->set_id, part->set_id, sizeof(rep->set_id));
+	for (size_t i = 0; i < n; i++)
+		opener_item_close(&items[i]);
+	return r;
+}
+
+struct json_object *scan_defs_install(struct scan *s, const char *const *paths, size_t n,
+				      const struct opener_creds *cr)
+{
+	struct defs_install_opts opts;
 	_cleanup_free_ struct defs_report *rep = calloc(1, sizeof(*rep));
 	if (!rep)
 		return NULL;
-	int r = defs_install(s->c.defs, paths, n, &opts, rep);
+	int r = cr && cr->uid != 0 ? install_as(s, cr, paths, n, rep)
+				   : defs_install(s->c.defs, paths, n, install_opts(s, &opts), rep);
 	struct json_object *o = json_object_new_object();
 	struct json_object *files = json_object_new_array();
 	if (!o || !files) {
@@ -237,7 +319,7 @@ static void on_incoming(struct io_source *src, uint32_t events)
 				continue;
 			const char *one[] = { path };
 			log_info("Definitions dropped in %s: installing", path);
-			json_object_put(scan_defs_install(s, one, 1));
+			json_object_put(scan_defs_install(s, one, 1, NULL));
 			if (unlink(path) < 0 && errno != ENOENT)
 				log_warning_errno(errno, "Failed to remove %s", path);
 		}
