@@ -376,11 +376,12 @@ PY
 
 	gpasswd -d "$MEMBER" "$ADMIN" >/dev/null
 	start=$(_now_us)
-	wait_for -t 3 proc_gone "$follower"
+	# The check runs every second; the margin is for a loaded machine.
+	wait_for -t 4 proc_gone "$follower"
 	elapsed_ms=$((($(_now_us) - start) / 1000))
 	wait "$follower" && st=0 || st=$?
 	assert_eq "$st" 1 "exit status of the follower"
 	assert_eq "$(cat "$T/follow.err")" "picketctl: permission denied: uid $MUID is no longer in the admin group"
-	[ "$elapsed_ms" -le 2500 ] || fail "the stream ended $elapsed_ms ms after the removal"
+	[ "$elapsed_ms" -le 3000 ] || fail "the stream ended $elapsed_ms ms after the removal"
 	assert_contains "$(cat "$DLOG")" "control: ending the event stream of pid"
 }
