@@ -206,7 +206,10 @@ static struct json_object *quarantine_refusal(struct picketd *d, const struct pr
 	r = opener_run(cr, OPENER_MAY_REPLACE, one, 1, &it);
 	if (r == 0 && it.kind == OPENER_OK)
 		return NULL;
-	if (r == 0)
+	if (r < 0)
+		log_error_errno(r, "Quarantine %s of uid %u: cannot check %s", req->qid,
+				(unsigned)cr->uid, e.path);
+	else
 		r = it.err;
 	if (r != -EACCES && r != -EPERM)
 		return errno_reply(r, req->qid);
