@@ -428,6 +428,9 @@ int opener_next(struct opener *o, struct opener_item *ret)
 	do
 		k = recvmsg(o->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	while (k < 0 && errno == EINTR);
+	/* A child gone with grants unread resets the connection: it ended. */
+	if (k < 0 && errno == ECONNRESET)
+		return -EPIPE;
 	if (k < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	if (k == 0)
