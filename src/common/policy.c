@@ -167,6 +167,19 @@ static const struct field network_monitor_fields[] = {
 	{ 0 },
 };
 
+static const struct field control_fields[] = {
+	F(allow_status, K_NAME, 0, 0),
+	F(allow_scan, K_NAME, 0, 0),
+	F(allow_quarantine, K_NAME, 0, 0),
+	F(allow_defs, K_NAME, 0, 0),
+	F(allow_policy, K_NAME, 0, 0),
+	/* 56: the control socket's 64 connections less the 8 kept for root. */
+	FN("max_connections_per_uid", control_max_per_uid, K_UINT, 1, 56),
+	FN("idle_timeout", control_idle_timeout, K_UINT, 1, 3600),
+	FN("membership_check", control_member_check, K_UINT, 1, 3600),
+	{ 0 },
+};
+
 static const struct field root_fields[] = {
 	F(monitor_file_copies_moves, K_BOOL, 0, 0),
 	F(device_flow_correlation, K_BOOL, 0, 0),
@@ -188,6 +201,7 @@ static const struct field root_fields[] = {
 	FG(process_monitor, process_monitor_fields),
 	FG(network_monitor, network_monitor_fields),
 	FG(scan, scan_fields),
+	FG(control, control_fields),
 	{ 0 },
 };
 
@@ -484,6 +498,9 @@ static int policy_defaults(struct policy *p)
 		.scan_timeout = 180,
 		.defs_test_mem_mb = 2048,
 		.defs_test_timeout = 300,
+		.control_max_per_uid = 8,
+		.control_idle_timeout = 30,
+		.control_member_check = 10,
 	};
 	if (!p->scan_user || !p->scan_group || !p->admin_group || !p->install_prefix ||
 	    !p->min_kernel)
@@ -557,6 +574,12 @@ static int policy_cross_check(struct parse *ps, const config_t *cfg, struct poli
 			return -ENOMEM;
 		}
 	}
+	/* A class without its own group is admin_group's. */
+	char **groups[] = { &p->allow_status, &p->allow_scan, &p->allow_quarantine,
+			    &p->allow_defs, &p->allow_policy };
+	for (size_t i = 0; i < ARRAY_SIZE(groups); i++)
+		if (!*groups[i] && !(*groups[i] = strdup(p->admin_group)))
+			return -ENOMEM;
 	return 0;
 }
 
@@ -656,6 +679,11 @@ void policy_free(struct policy *p)
 	free(p->scan_user);
 	free(p->scan_group);
 	free(p->admin_group);
+	free(p->allow_status);
+	free(p->allow_scan);
+	free(p->allow_quarantine);
+	free(p->allow_defs);
+	free(p->allow_policy);
 	free(p->install_prefix);
 	free(p->btf_dir);
 	free(p->min_kernel);

@@ -57,6 +57,17 @@ struct policy {
 	char *scan_user;
 	char *scan_group;
 	char *admin_group; /* may use the control socket besides root */
+
+	/* The control socket (control = { ... }).  Each class of request is
+	 * allowed to root and the members of one group (default admin_group). */
+	char *allow_status;     /* status, faults, events, policy show, defs status */
+	char *allow_scan;       /* on-demand scans */
+	char *allow_quarantine; /* quarantine list, restore, delete */
+	char *allow_defs;       /* defs install */
+	char *allow_policy;     /* policy reload */
+	unsigned control_max_per_uid;   /* connections one non-root user may hold */
+	unsigned control_idle_timeout;  /* seconds a non-root connection may wait without a request */
+	unsigned control_member_check;  /* seconds between re-checks of followers' membership */
 	char *install_prefix;
 	char *btf_dir; /* BTF files named <kernel release>.btf */
 	char *min_kernel; /* "MAJOR.MINOR" */

@@ -28,6 +28,44 @@ const char *proto_cmd_name(enum proto_cmd cmd)
 	return (size_t)cmd < ARRAY_SIZE(cmd_names) ? cmd_names[cmd] : "?";
 }
 
+static const char *const class_names[] = {
+	[PROTO_CLASS_STATUS] = "status",
+	[PROTO_CLASS_SCAN] = "scan",
+	[PROTO_CLASS_QUARANTINE] = "quarantine",
+	[PROTO_CLASS_DEFS] = "defs",
+	[PROTO_CLASS_POLICY] = "policy",
+};
+
+/* No default: a new command must be given its class here (-Wswitch). */
+enum proto_class proto_cmd_class(enum proto_cmd cmd)
+{
+	switch (cmd) {
+	case CMD_STATUS:
+	case CMD_FAULTS:
+	case CMD_FAULT:
+	case CMD_EVENTS:
+	case CMD_POLICY_SHOW:
+	case CMD_DEFS_STATUS:
+		return PROTO_CLASS_STATUS;
+	case CMD_SCAN:
+		return PROTO_CLASS_SCAN;
+	case CMD_QUARANTINE_LIST:
+	case CMD_QUARANTINE_RESTORE:
+	case CMD_QUARANTINE_DELETE:
+		return PROTO_CLASS_QUARANTINE;
+	case CMD_DEFS_INSTALL:
+		return PROTO_CLASS_DEFS;
+	case CMD_POLICY_RELOAD:
+		return PROTO_CLASS_POLICY;
+	}
+	return PROTO_CLASS_POLICY; /* not a command: the narrowest class */
+}
+
+const char *proto_class_name(enum proto_class c)
+{
+	return (size_t)c < ARRAY_SIZE(class_names) ? class_names[c] : "?";
+}
+
 static int field_bool(struct json_object *o, const char *key, bool *out, char *err, size_t errlen)
 {
 	struct json_object *v;

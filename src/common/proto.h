@@ -20,7 +20,10 @@
  * "error": "<reason>".  After a successful {"cmd":"events","follow":true}
  * the connection stays open and each new event arrives as {"event":{...}}.
  * A scan answers with {"progress":{...}} lines (when asked) and ends with
- * {"ok":true,"summary":{...},"detections":[...],"failures":[...]}. */
+ * {"ok":true,"summary":{...},"detections":[...],"failures":[...]}.
+ *
+ * Each command belongs to one class (proto_cmd_class): the policy names the
+ * group whose members, besides root, may send requests of that class. */
 #pragma once
 
 #include <stdbool.h>
@@ -48,6 +51,16 @@ enum proto_cmd {
 	CMD_QUARANTINE_DELETE,
 };
 
+/* Who may ask what: the policy's control.<name>_group for each class. */
+enum proto_class {
+	PROTO_CLASS_STATUS,     /* status, faults, events, policy_show, defs_status */
+	PROTO_CLASS_SCAN,       /* scan */
+	PROTO_CLASS_QUARANTINE, /* quarantine_list, _restore, _delete */
+	PROTO_CLASS_DEFS,       /* defs_install */
+	PROTO_CLASS_POLICY,     /* policy_reload */
+	PROTO_CLASSES,
+};
+
 struct proto_request {
 	enum proto_cmd cmd;
 	bool all;      /* CMD_FAULTS */
@@ -69,3 +82,6 @@ int proto_parse_request(const char *line, size_t len, struct proto_request *ret,
 /* The request as a JSON line with its newline, into buf; its length or -ENOBUFS. */
 int proto_format_request(const struct proto_request *req, char *buf, size_t len);
 const char *proto_cmd_name(enum proto_cmd cmd);
+enum proto_class proto_cmd_class(enum proto_cmd cmd);
+/* "status", "scan", "quarantine", "defs", "policy". */
+const char *proto_class_name(enum proto_class c);

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "jsonutil.h"
@@ -151,10 +152,99 @@ static struct json_object *errno_reply(int r, const char *what)
 	return reply_error(msg);
 }
 
-static struct json_object *cmd_quarantine(struct picketd *d, const struct proto_request *req)
+struct entry_owner {
+	char path[PATH_MAX];
+	uid_t uid;
+	gid_t gid;
+	unsigned mode;
+};
+
+static int64_t get_int(struct json_object *o, const char *key, bool *ok)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		*ok = false;
+	return *ok ? json_object_get_int64(v) : 0;
+}
+
+/* The entry's original path, owner and mode, from the store's own list. */
+static int entry_owner(struct picketd *d, const char *qid, struct entry_owner *ret)
+{
+	_cleanup_json_ struct json_object *list = NULL;
+	int r = quarantine_list(&d->quarantine, &list);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *e = json_object_array_get_idx(list, i), *v;
+		if (!json_object_object_get_ex(e, "id", &v) || strcmp(json_object_get_string(v), qid))
+			continue;
+		bool ok = json_object_object_get_ex(e, "original_path", &v);
+		if (ok)
+			snprintf(ret->path, sizeof(ret->path), "%s", json_object_get_string(v));
+		ret->uid = (uid_t)get_int(e, "uid", &ok);
+		ret->gid = (gid_t)get_int(e, "gid", &ok);
+		ret->mode = (unsigned)get_int(e, "mode", &ok);
+		return ok ? 0 : -EBADMSG;
+	}
+	return -ENOENT;
+}
+
+/* A client that is not root restores or deletes only a file that was its
+ * own (and not set-group-ID to a group it is not in), where it could create
+ * or remove that file itself: an opener with its credentials checks the
+ * directory.  NULL when it may, else the reply. */
+static struct json_object *quarantine_refusal(struct picketd *d, const struct proto_request *req,
+					      const struct opener_creds *cr)
+{
+	bool restore = req->cmd == CMD_QUARANTINE_RESTORE;
+	char msg[PATH_MAX + 256];
+	struct entry_owner e;
+	struct opener_item it;
+
+	if (cr->uid == 0)
+		return NULL;
+	int r = entry_owner(d, req->qid, &e);
+	if (r < 0)
+		return errno_reply(r, req->qid);
+	if (e.uid != cr->uid) {
+		snprintf(msg, sizeof(msg), "%s: permission denied: uid %u may not %s uid %u's file",
+			 req->qid, (unsigned)cr->uid, restore ? "restore" : "delete",
+			 (unsigned)e.uid);
+		return reply_error(msg);
+	}
+	if (restore && (e.mode & S_ISGID) && !opener_creds_in_group(cr, e.gid)) {
+		snprintf(msg, sizeof(msg),
+			 "%s: permission denied: the file is set-group-ID to gid %u, which uid %u "
+			 "is not in",
+			 req->qid, (unsigned)e.gid, (unsigned)cr->uid);
+		return reply_error(msg);
+	}
+	const char *one[] = { e.path };
+	r = opener_run(cr, OPENER_MAY_REPLACE, one, 1, &it);
+	if (r == 0 && it.kind == OPENER_OK)
+		return NULL;
+	if (r < 0)
+		log_error_errno(r, "Quarantine %s of uid %u: cannot check %s", req->qid,
+				(unsigned)cr->uid, e.path);
+	else
+		r = it.err;
+	if (r != -EACCES && r != -EPERM)
+		return errno_reply(r, req->qid);
+	snprintf(msg, sizeof(msg), "%s: permission denied: uid %u may not %s %s itself", req->qid,
+		 (unsigned)cr->uid, restore ? "create" : "remove", e.path);
+	return reply_error(msg);
+}
+
+static struct json_object *cmd_quarantine(struct picketd *d, const struct proto_request *req,
+					  const struct opener_creds *cr)
 {
 	struct json_object *list = NULL;
 	int r;
+	if (req->cmd != CMD_QUARANTINE_LIST) {
+		struct json_object *no = quarantine_refusal(d, req, cr);
+		if (no)
+			return no;
+	}
 	switch (req->cmd) {
 	case CMD_QUARANTINE_LIST:
 		r = quarantine_list(&d->quarantine, &list);
@@ -214,12 +304,12 @@ int commands_handle(const struct proto_request *req, struct control_client *cl, 
 		o = scan_defs_status(d->scan);
 		break;
 	case CMD_DEFS_INSTALL:
-		o = scan_defs_install(d->scan, req->paths, req->n_paths);
+		o = scan_defs_install(d->scan, req->paths, req->n_paths, control_client_creds(cl));
 		break;
 	case CMD_QUARANTINE_LIST:
 	case CMD_QUARANTINE_RESTORE:
 	case CMD_QUARANTINE_DELETE:
-		o = cmd_quarantine(d, req);
+		o = cmd_quarantine(d, req, control_client_creds(cl));
 		break;
 	}
 	if (!o)

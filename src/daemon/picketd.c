@@ -93,19 +93,50 @@ static int parse_args(int argc, char **argv, struct picketd_options *o)
 	return 0;
 }
 
-/* The admin group is a real system group: it is matched against the real
- * credentials of socket peers, so it is never read through the host view. */
-static gid_t admin_gid(const char *name)
+/* The control groups are real system groups: they are matched against the
+ * real credentials of socket peers, so they are never read through the
+ * host view.  (gid_t)-1 and the reason in why when there is none. */
+static gid_t group_gid(const char *name, const char **why)
 {
 	struct group gr, *res = NULL;
 	char buf[16384];
 	int e = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
 	if (!res) {
-		log_warning("Admin group '%s' not found (%s): the control socket is root only",
-			    name, e ? strerror(e) : "no such group");
+		*why = e ? strerror(e) : "no such group";
 		return (gid_t)-1;
 	}
 	return res->gr_gid;
+}
+
+/* Who may use the control socket, and for what, by the policy. */
+static void control_access_apply(struct picketd *d)
+{
+	const struct policy *p = &d->policy;
+	const char *const allow[PROTO_CLASSES] = {
+		[PROTO_CLASS_STATUS] = p->allow_status,
+		[PROTO_CLASS_SCAN] = p->allow_scan,
+		[PROTO_CLASS_QUARANTINE] = p->allow_quarantine,
+		[PROTO_CLASS_DEFS] = p->allow_defs,
+		[PROTO_CLASS_POLICY] = p->allow_policy,
+	};
+	struct control_access a = { .max_per_uid = p->control_max_per_uid,
+				    .idle_timeout = p->control_idle_timeout,
+				    .member_check = p->control_member_check };
+	const char *why;
+
+	a.admin_gid = group_gid(p->admin_group, &why);
+	if (a.admin_gid == (gid_t)-1)
+		log_warning("Admin group '%s' not found (%s): the control socket is root only",
+			    p->admin_group, why);
+	for (int k = 0; k < PROTO_CLASSES; k++) {
+		snprintf(a.allow_name[k], sizeof(a.allow_name[k]), "%s", allow[k]);
+		a.allow_gid[k] = group_gid(allow[k], &why);
+		if (a.allow_gid[k] == (gid_t)-1 && strcmp(allow[k], p->admin_group) != 0)
+			log_warning("Group '%s' of control.allow_%s not found (%s): %s requests "
+				    "are root's only",
+				    allow[k], proto_class_name(k), why, proto_class_name(k));
+	}
+	control_set_access(&d->control, &a);
 }
 
 static int arm_timer(struct picketd *d)
@@ -132,7 +163,7 @@ static void policy_apply(struct picketd *d)
 
 	log_limits(&d->policy, lim);
 	eventlog_set_limits(&d->events, lim);
-	control_set_admin_gid(&d->control, admin_gid(d->policy.admin_group));
+	control_access_apply(d);
 	r = arm_timer(d);
 	if (r < 0)
 		log_error_errno(r, "Failed to arm the re-check timer");
@@ -219,6 +250,7 @@ static void on_tick(struct io_source *src, uint32_t events)
 		log_warning_errno(errno, "timerfd read failed");
 	health_second(d->health);
 	faults_flush(&d->faults);
+	control_tick(&d->control);
 }
 
 static int setup_dirs(const struct picketd_options *o)
@@ -421,7 +453,7 @@ static int picketd_start(struct picketd *d)
 	if ((r = setup_dirs(&d->opt)) < 0 || (r = setup_sources(d)) < 0)
 		return r;
 	/* First: another picketd on the socket owns the log and the state too. */
-	r = control_open(&d->control, d->epfd, d->opt.run_dir, (gid_t)-1, commands_handle,
+	r = control_open(&d->control, d->epfd, d->opt.run_dir, commands_handle,
 			 commands_client_gone, d);
 	if (r == -EADDRINUSE)
 		return log_error_errno(r, "Another picketd answers on %s/" PROTO_SOCKET_NAME,

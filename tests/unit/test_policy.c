@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cidr.h"
+#include "cleanup.h"
 #include "log.h"
 #include "policy.h"
 
@@ -1123,6 +1124,64 @@ static void test_to_json_round_trips(void **state)
 	policy_free(&b);
 }
 
+static void test_control_defaults_follow_admin_group(void **state)
+{
+	(void)state;
+	struct policy p = { 0 };
+	char err[POLICY_ERR_MAX] = "";
+
+	assert_int_equal(load("", &p, err), 0);
+	const char *allow[] = { p.allow_status, p.allow_scan, p.allow_quarantine, p.allow_defs,
+				p.allow_policy };
+	for (size_t i = 0; i < ARRAY_SIZE(allow); i++)
+		assert_string_equal(allow[i], "picket-admin");
+	assert_int_equal(p.control_max_per_uid, 8);
+	assert_int_equal(p.control_idle_timeout, 30);
+	assert_int_equal(p.control_member_check, 10);
+	policy_free(&p);
+
+	/* Unset, a class is admin_group's, whatever admin_group is. */
+	assert_int_equal(load("admin_group = \"ops\";\ncontrol = { allow_scan = \"scanners\"; "
+			      "allow_policy = \"root\"; max_connections_per_uid = 2; "
+			      "idle_timeout = 1; membership_check = 3600; };",
+			      &p, err),
+			 0);
+	assert_string_equal(p.allow_status, "ops");
+	assert_string_equal(p.allow_scan, "scanners");
+	assert_string_equal(p.allow_quarantine, "ops");
+	assert_string_equal(p.allow_defs, "ops");
+	assert_string_equal(p.allow_policy, "root");
+	assert_int_equal(p.control_max_per_uid, 2);
+	assert_int_equal(p.control_idle_timeout, 1);
+	assert_int_equal(p.control_member_check, 3600);
+	struct json_object *o = policy_to_json(&p), *c, *v;
+	assert_true(json_object_object_get_ex(o, "control", &c));
+	assert_true(json_object_object_get_ex(c, "allow_defs", &v));
+	assert_string_equal(json_object_get_string(v), "ops");
+	assert_true(json_object_object_get_ex(c, "max_connections_per_uid", &v));
+	assert_int_equal(json_object_get_int(v), 2);
+	json_object_put(o);
+	policy_free(&p);
+}
+
+static void test_control_settings_checked(void **state)
+{
+	(void)state;
+	assert_refused("control = { allow_scan = \"bad group\"; };",
+		       NAME ":1: allow_scan: 'bad group' is not a valid user or group name");
+	assert_refused("control = { allow_defs = 5; };", NAME ":1: allow_defs: must be a string");
+	assert_refused("control = { max_connections_per_uid = 0; };",
+		       NAME ":1: max_connections_per_uid: 0 is out of range [1, 56]");
+	assert_refused("control = { max_connections_per_uid = 57; };",
+		       NAME ":1: max_connections_per_uid: 57 is out of range [1, 56]");
+	assert_refused("control = { idle_timeout = 0; };",
+		       NAME ":1: idle_timeout: 0 is out of range [1, 3600]");
+	assert_refused("control = { membership_check = 3601; };",
+		       NAME ":1: membership_check: 3601 is out of range [1, 3600]");
+	assert_refused("control = { allow_reload = \"x\"; };", NAME ":1: unknown setting 'allow_reload'");
+	assert_refused("control = 1;", NAME ":1: control: must be a group { ... }");
+}
+
 static void test_free_tolerates_null_and_zeroed(void **state)
 {
 	(void)state;
@@ -1198,6 +1257,8 @@ int main(void)
 		T(test_to_json_monitor_groups),
 		T(test_to_json_values),
 		T(test_to_json_round_trips),
+		T(test_control_defaults_follow_admin_group),
+		T(test_control_settings_checked),
 		T(test_free_tolerates_null_and_zeroed),
 	};
 	log_set_level(LOG_CRIT);

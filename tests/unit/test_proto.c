@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "proto.h"
 
 #define ERRLEN 256
@@ -120,6 +121,36 @@ static void test_cmd_names(void **state)
 	assert_string_equal(proto_cmd_name(CMD_POLICY_SHOW), "policy_show");
 	assert_string_equal(proto_cmd_name(CMD_POLICY_RELOAD), "policy_reload");
 	assert_string_equal(proto_cmd_name((enum proto_cmd)42), "?");
+}
+
+/* Every command has the class the policy's control groups speak of; the
+ * read-only ones are "status". */
+static void test_cmd_classes(void **state)
+{
+	(void)state;
+	static const struct {
+		enum proto_cmd cmd;
+		const char *class;
+	} want[] = {
+		{ CMD_STATUS, "status" },
+		{ CMD_FAULTS, "status" },
+		{ CMD_FAULT, "status" },
+		{ CMD_EVENTS, "status" },
+		{ CMD_POLICY_SHOW, "status" },
+		{ CMD_DEFS_STATUS, "status" },
+		{ CMD_SCAN, "scan" },
+		{ CMD_QUARANTINE_LIST, "quarantine" },
+		{ CMD_QUARANTINE_RESTORE, "quarantine" },
+		{ CMD_QUARANTINE_DELETE, "quarantine" },
+		{ CMD_DEFS_INSTALL, "defs" },
+		{ CMD_POLICY_RELOAD, "policy" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+		assert_string_equal(proto_class_name(proto_cmd_class(want[i].cmd)), want[i].class);
+	assert_int_equal(ARRAY_SIZE(want), CMD_QUARANTINE_DELETE + 1);
+	/* Something that is not a command gets the narrowest class. */
+	assert_int_equal(proto_cmd_class((enum proto_cmd)42), PROTO_CLASS_POLICY);
+	assert_string_equal(proto_class_name(PROTO_CLASSES), "?");
 }
 
 static void test_malformed_json_refused(void **state)
@@ -321,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_events_limit_and_follow),
 		cmocka_unit_test(test_policy_commands_parse),
 		cmocka_unit_test(test_cmd_names),
+		cmocka_unit_test(test_cmd_classes),
 		cmocka_unit_test(test_malformed_json_refused),
 		cmocka_unit_test(test_non_object_refused),
 		cmocka_unit_test(test_missing_cmd_refused),

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,9 @@ struct control_client {
 	struct control *c;
 	int slot;
 	struct ucred cred;
+	struct opener_creds creds;
+	struct timespec since; /* accepted, or its last request came or was answered */
+	bool busy;             /* a request is answered later (a scan) */
 	bool follow;
 	bool closing; /* close once the output is flushed */
 	bool dead;    /* shut down: freed by its handler at the next wake-up */
@@ -29,6 +34,13 @@ struct control_client {
 	char *out;
 	size_t out_len, out_off;
 };
+
+static double elapsed(const struct timespec *since)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) + (now.tv_nsec - since->tv_nsec) / 1e9;
+}
 
 static void client_free(struct control_client *cl)
 {
@@ -114,6 +126,10 @@ void control_send(struct control_client *cl, struct json_object *o)
 	int r = eventlog_text_valid(o);
 	if (r < 0)
 		log_error_errno(r, "control: a reply keeps text that is not UTF-8");
+	if (json_object_object_get_ex(o, "ok", NULL)) { /* the answer: idle from now */
+		cl->busy = false;
+		clock_gettime(CLOCK_MONOTONIC, &cl->since);
+	}
 	if (client_queue(cl, o))
 		client_flush(cl);
 }
@@ -135,17 +151,40 @@ int control_send_error(struct control_client *cl, const char *msg)
 	return 0;
 }
 
+/* Whether the peer may send this class of request. */
+static bool request_allowed(struct control_client *cl, const struct proto_request *req)
+{
+	const struct control_access *a = &cl->c->access;
+	enum proto_class k = proto_cmd_class(req->cmd);
+	char msg[256];
+
+	if (cl->creds.uid == 0 || opener_creds_in_group(&cl->creds, a->allow_gid[k]))
+		return true;
+	snprintf(msg, sizeof(msg),
+		 "permission denied: '%s' needs root or a member of group '%s' (control.allow_%s)",
+		 proto_cmd_name(req->cmd), a->allow_name[k], proto_class_name(k));
+	log_notice("control: refused '%s' of pid %d uid %u: not in group '%s'",
+		   proto_cmd_name(req->cmd), (int)cl->cred.pid, (unsigned)cl->creds.uid,
+		   a->allow_name[k]);
+	reply_error(cl, msg, false);
+	return false;
+}
+
 static void handle_line(struct control_client *cl, const char *line, size_t len)
 {
 	struct proto_request req;
 	char err[256];
 
+	clock_gettime(CLOCK_MONOTONIC, &cl->since);
 	if (proto_parse_request(line, len, &req, err, sizeof(err)) < 0) {
 		log_notice("control: bad request from pid %d: %s", (int)cl->cred.pid, err);
 		reply_error(cl, err, false);
 		return;
 	}
+	if (!request_allowed(cl, &req))
+		return;
 	_cleanup_json_ struct json_object *reply = NULL;
+	cl->busy = true; /* until the answer, maybe sent from inside the handler */
 	int r = cl->c->handle(&req, cl, cl->c->ud, &reply);
 	if (r > 0)
 		return; /* answered later, through control_send */
@@ -213,28 +252,83 @@ static void client_io(struct io_source *src, uint32_t events)
 		client_read(cl);
 }
 
-static bool peer_allowed(const struct control *c, int fd, const struct ucred *cred)
+/* The peer's credentials as it connected; supplementary groups beyond
+ * OPENER_MAX_GROUPS are left out (fewer groups never reach further). */
+static int peer_creds(int fd, struct ucred *cred, struct opener_creds *ret)
 {
-	gid_t groups[256];
-	socklen_t len = sizeof(groups);
+	socklen_t len = sizeof(*cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) < 0)
+		return -errno;
+	*ret = (struct opener_creds){ .uid = cred->uid, .gid = cred->gid };
+	len = sizeof(ret->groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, ret->groups, &len) < 0)
+		log_debug("control: SO_PEERGROUPS of pid %d: %s", (int)cred->pid, strerror(errno));
+	else
+		ret->n_groups = len / sizeof(gid_t);
+	return 0;
+}
 
-	if (cred->uid == 0)
+/* Why a non-root peer may not connect now, into msg; false when it may. */
+static bool refused(const struct control *c, const struct opener_creds *cr, char *msg,
+		    size_t len)
+{
+	unsigned mine = 0, others = 0;
+
+	if (!opener_creds_in_group(cr, c->access.admin_gid)) {
+		snprintf(msg, len, "permission denied: uid %u is neither root nor in the admin group",
+			 (unsigned)cr->uid);
 		return true;
-	if (c->admin_gid == (gid_t)-1)
+	}
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		const struct control_client *cl = c->clients[i];
+		if (cl && cl->creds.uid == cr->uid)
+			mine++;
+		else if (cl && cl->creds.uid != 0)
+			others++;
+	}
+	if (mine >= c->access.max_per_uid)
+		snprintf(msg, len,
+			 "too many connections: uid %u has %u open (control.max_connections_per_uid)",
+			 (unsigned)cr->uid, mine);
+	else if (mine + others >= CONTROL_MAX_CLIENTS - CONTROL_ROOT_SLOTS)
+		snprintf(msg, len, "too many connections: %u open to other users than root",
+			 mine + others);
+	else
 		return false;
-	if (cred->gid == c->admin_gid)
-		return true;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-		return false;
-	for (size_t i = 0; i < len / sizeof(gid_t); i++)
-		if (groups[i] == c->admin_gid)
-			return true;
-	return false;
+	return true;
+}
+
+/* One error line on a connection that gets no slot, then it is closed:
+ * refusals cost no slot, so they cannot crowd root out. */
+static void refuse(int fd, const char *msg)
+{
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	size_t len;
+	if (!o)
+		return;
+	json_object_object_add(o, "ok", json_object_new_boolean(false));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+	struct iovec iov[2] = { { (void *)s, len }, { "\n", 1 } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	(void)sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static int free_slot(const struct control *c)
+{
+	for (int slot = 0; slot < CONTROL_MAX_CLIENTS; slot++)
+		if (!c->clients[slot])
+			return slot;
+	return -1;
 }
 
 static void control_accept(struct io_source *src, uint32_t events)
 {
 	struct control *c = src->obj;
+	struct opener_creds cr;
+	struct ucred cred;
+	char msg[160];
+	int r;
 	(void)events;
 	for (;;) {
 		_cleanup_close_ int fd = accept4(c->listen.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -243,42 +337,37 @@ static void control_accept(struct io_source *src, uint32_t events)
 				log_warning_errno(errno, "control: accept failed");
 			return;
 		}
-		int slot = 0;
-		while (slot < CONTROL_MAX_CLIENTS && c->clients[slot])
-			slot++;
-		if (slot == CONTROL_MAX_CLIENTS) {
+		if ((r = peer_creds(fd, &cred, &cr)) < 0) {
+			log_warning_errno(r, "control: SO_PEERCRED failed");
+			continue;
+		}
+		if (cr.uid != 0 && refused(c, &cr, msg, sizeof(msg))) {
+			log_notice("control: refused pid %d uid %u: %s", (int)cred.pid,
+				   (unsigned)cr.uid, msg);
+			refuse(fd, msg);
+			continue;
+		}
+		int slot = free_slot(c);
+		if (slot < 0) {
 			log_warning("control: %d clients connected, refusing another",
 				    CONTROL_MAX_CLIENTS);
 			continue;
 		}
 		struct control_client *cl = calloc(1, sizeof(*cl));
-		socklen_t len = sizeof(struct ucred);
 		if (!cl)
 			return;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cl->cred, &len) < 0) {
-			log_warning_errno(errno, "control: SO_PEERCRED failed");
-			free(cl);
-			continue;
-		}
 		cl->c = c;
 		cl->slot = slot;
+		cl->cred = cred;
+		cl->creds = cr;
+		clock_gettime(CLOCK_MONOTONIC, &cl->since);
 		cl->src = (struct io_source){ .fd = fd, .fn = client_io, .obj = cl };
 		if (loop_add(c->epfd, &cl->src, EPOLLIN) < 0) {
 			free(cl);
 			continue;
 		}
 		c->clients[slot] = cl;
-		bool ok = peer_allowed(c, fd, &cl->cred);
 		TAKE_FD(fd);
-		if (!ok) {
-			char msg[160];
-			snprintf(msg, sizeof(msg),
-				 "permission denied: uid %u is neither root nor in the admin group",
-				 (unsigned)cl->cred.uid);
-			log_notice("control: refused pid %d uid %u", (int)cl->cred.pid,
-				   (unsigned)cl->cred.uid);
-			reply_error(cl, msg, true);
-		}
 	}
 }
 
@@ -293,14 +382,19 @@ static int socket_in_use(const struct sockaddr_un *sa)
 	return 0;
 }
 
-int control_open(struct control *c, int epfd, const char *run_dir, gid_t admin_gid,
-		 control_request_fn handle, control_gone_fn gone, void *ud)
+int control_open(struct control *c, int epfd, const char *run_dir, control_request_fn handle,
+		 control_gone_fn gone, void *ud)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int r;
 
-	*c = (struct control){ .listen.fd = -1, .epfd = epfd, .admin_gid = admin_gid,
-			       .handle = handle, .gone = gone, .ud = ud };
+	*c = (struct control){ .listen.fd = -1, .epfd = epfd, .handle = handle, .gone = gone,
+			       .ud = ud };
+	c->access.admin_gid = (gid_t)-1;
+	for (int k = 0; k < PROTO_CLASSES; k++)
+		c->access.allow_gid[k] = (gid_t)-1;
+	c->access.max_per_uid = 1;
+	c->access.idle_timeout = c->access.member_check = 1;
 	if (snprintf(c->path, sizeof(c->path), "%s/" PROTO_SOCKET_NAME, run_dir) >=
 	    (int)sizeof(c->path))
 		return -ENAMETOOLONG;
@@ -319,7 +413,7 @@ int control_open(struct control *c, int epfd, const char *run_dir, gid_t admin_g
 	umask(old);
 	if (r < 0)
 		return r;
-	if (chown(c->path, 0, admin_gid) < 0 || listen(fd, 16) < 0)
+	if (chown(c->path, 0, 0) < 0 || listen(fd, 16) < 0)
 		return -errno;
 	c->listen = (struct io_source){ .fd = fd, .fn = control_accept, .obj = c };
 	r = loop_add(epfd, &c->listen, EPOLLIN);
@@ -329,12 +423,88 @@ int control_open(struct control *c, int epfd, const char *run_dir, gid_t admin_g
 	return 0;
 }
 
-void control_set_admin_gid(struct control *c, gid_t gid)
+void control_set_access(struct control *c, const struct control_access *a)
 {
-	c->admin_gid = gid;
+	gid_t gid = a->admin_gid;
+	c->access = *a;
 	if (chown(c->path, 0, gid == (gid_t)-1 ? 0 : gid) < 0) /* no admin group: root only */
 		log_warning_errno(errno, "control: failed to give %s to gid %u", c->path,
 				  (unsigned)gid);
+}
+
+const struct opener_creds *control_client_creds(const struct control_client *cl)
+{
+	return &cl->creds;
+}
+
+/* Whether the group database has uid in gid now: a process keeps the
+ * groups it started with, so its own are no answer. */
+static bool user_in_group(uid_t uid, gid_t gid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[16384];
+	int n = OPENER_MAX_GROUPS;
+
+	if (gid == (gid_t)-1 || getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || !res)
+		return false;
+	if (pw.pw_gid == gid)
+		return true;
+	_cleanup_free_ gid_t *groups = malloc(n * sizeof(gid_t));
+	if (groups && getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0) {
+		free(groups); /* n is now the count needed */
+		groups = malloc(n * sizeof(gid_t));
+		if (groups && getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
+			n = 0;
+	}
+	for (int i = 0; groups && i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+static void check_follower(struct control *c, struct control_client *cl)
+{
+	const struct control_access *a = &c->access;
+	char msg[160], group[CONTROL_GROUP_NAME + 8];
+	const char *out = NULL;
+
+	if (!user_in_group(cl->creds.uid, a->admin_gid))
+		out = "the admin group";
+	else if (!user_in_group(cl->creds.uid, a->allow_gid[PROTO_CLASS_STATUS])) {
+		snprintf(group, sizeof(group), "group '%s'", a->allow_name[PROTO_CLASS_STATUS]);
+		out = group;
+	}
+	if (!out)
+		return;
+	snprintf(msg, sizeof(msg), "permission denied: uid %u is no longer in %s",
+		 (unsigned)cl->creds.uid, out);
+	log_notice("control: ending the event stream of pid %d: %s", (int)cl->cred.pid, msg);
+	reply_error(cl, msg, true);
+}
+
+void control_tick(struct control *c)
+{
+	bool check = ++c->ticks >= c->access.member_check;
+	char msg[128];
+
+	if (check)
+		c->ticks = 0;
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		struct control_client *cl = c->clients[i];
+		if (!cl || cl->dead || cl->closing || cl->creds.uid == 0)
+			continue;
+		if (cl->follow) {
+			if (check)
+				check_follower(c, cl);
+		} else if (!cl->busy && elapsed(&cl->since) >= c->access.idle_timeout) {
+			snprintf(msg, sizeof(msg),
+				 "closed after %u s without a request (control.idle_timeout)",
+				 c->access.idle_timeout);
+			log_info("control: pid %d uid %u: %s", (int)cl->cred.pid,
+				 (unsigned)cl->creds.uid, msg);
+			reply_error(cl, msg, true);
+		}
+	}
 }
 
 void control_close(struct control *c)

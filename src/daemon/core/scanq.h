@@ -38,6 +38,7 @@ struct scan_job {
 	char path[PATH_MAX];
 	struct scan_key key;
 	void *owner; /* who is told the verdict (a scan session, a monitor) */
+	bool keep;   /* never quarantined: its owner could not remove the file */
 	struct scan_job *next;
 };
 

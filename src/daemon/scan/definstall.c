@@ -15,6 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -144,19 +145,94 @@ static int check_ids(const struct policy *p, uid_t *ret_uid, gid_t *ret_gid)
 	return 0;
 }
 
-struct json_object *scan_defs_install(struct scan *s, const char *const *paths, size_t n)
+static int install_opts(struct scan *s, struct defs_install_opts *o)
 {
 	const struct policy *p = s->c.policy;
-	struct defs_install_opts opts = {
+	*o = (struct defs_install_opts){
 		.check = { .allow_unsigned = p->allow_unsigned_defs,
 			   .timeout_ms = p->defs_test_timeout * 1000u,
 			   .mem_bytes = (uint64_t)p->defs_test_mem_mb << 20 },
 		.stability = stability_check,
 		.ud = s,
 	};
-	struct defs_input in[DEFS_FILES_MAX];
-	int r;
+	int r = check_ids(p, &o->check.uid, &o->check.gid);
+	if (r < 0)
+		log_error_errno(r, "No unprivileged user to check definitions as (%s, nobody)",
+				p->scan_user);
+	return r;
+}
 
+static const char *base_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* Why a file the client could not open is refused (the store's words). */
+static void open_refusal(char *out, size_t len, int err)
+{
+	if (err == -ELOOP)
+		snprintf(out, len, "is a symbolic link");
+	else if (err == -EINVAL)
+		snprintf(out, len, "not a regular file");
+	else
+		snprintf(out, len, "cannot open: %s", strerror(-err));
+}
+
+/* A non-root client's install: an opener with its credentials opens each
+ * file; what it cannot open is refused here and never reaches the store
+ * (nothing of it is copied, not even into rejected/).  The store reads the
+ * others from the descriptors the client's opener opened, never by path. */
+static int install_as(struct scan *s, const struct opener_creds *cr, const char *const *paths,
+		      size_t n, const struct defs_install_opts *opts, struct defs_report *rep)
+{
+	_cleanup_free_ struct opener_item *items = calloc(n, sizeof(*items));
+	_cleanup_free_ struct defs_report *part = calloc(1, sizeof(*part));
+	struct defs_input taken[DEFS_FILES_MAX];
+	size_t where[DEFS_FILES_MAX], m = 0;
+
+	if (!items || !part)
+		return -ENOMEM;
+	if (n > DEFS_FILES_MAX)
+		return -E2BIG;
+	int r = opener_run(cr, OPENER_OPEN, paths, n, items);
+	if (r < 0)
+		return log_error_errno(r, "Definitions install of uid %u: cannot open the files",
+				       (unsigned)cr->uid);
+	rep->n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct defs_file_result *f = &rep->files[i];
+		snprintf(f->name, sizeof(f->name), "%s", base_of(paths[i]));
+		if (items[i].kind != OPENER_FILE) {
+			open_refusal(f->reason, sizeof(f->reason), items[i].err);
+			continue;
+		}
+		snprintf(f->reason, sizeof(f->reason), "not installed");
+		taken[m] = (struct defs_input){ .path = paths[i], .fd = items[i].fd };
+		where[m++] = i;
+	}
+	r = m ? defs_install(s->c.defs, taken, m, opts, part) : -EBADMSG;
+	for (size_t j = 0; j < part->n && j < m; j++)
+		rep->files[where[j]] = part->files[j];
+	memcpy(rep->set_id, part->set_id, sizeof(rep->set_id));
+	for (size_t i = 0; i < n; i++)
+		opener_item_close(&items[i]);
+	return r;
+}
+
+static int install_paths(struct scan *s, const char *const *paths, size_t n,
+			 const struct defs_install_opts *opts, struct defs_report *rep)
+{
+	struct defs_input in[DEFS_FILES_MAX];
+	for (size_t i = 0; i < n && i < DEFS_FILES_MAX; i++)
+		in[i] = (struct defs_input){ .path = paths[i], .fd = -1 };
+	return defs_install(s->c.defs, in, n, opts, rep);
+}
+
+struct json_object *scan_defs_install(struct scan *s, const char *const *paths, size_t n,
+				      const struct opener_creds *cr)
+{
+	struct defs_install_opts opts;
 	_cleanup_free_ struct defs_report *rep = calloc(1, sizeof(*rep));
 	if (!rep)
 		return NULL;
@@ -167,14 +243,10 @@ struct json_object *scan_defs_install(struct scan *s, const char *const *paths, 
 		json_object_put(files);
 		return NULL;
 	}
-	for (size_t i = 0; i < n && i < DEFS_FILES_MAX; i++)
-		in[i] = (struct defs_input){ .path = paths[i], .fd = -1 };
-	r = check_ids(p, &opts.check.uid, &opts.check.gid);
-	if (r < 0)
-		log_error_errno(r, "No unprivileged user to check definitions as (%s, nobody)",
-				p->scan_user);
-	else
-		r = defs_install(s->c.defs, in, n, &opts, rep);
+	int r = install_opts(s, &opts);
+	if (r >= 0)
+		r = cr && cr->uid != 0 ? install_as(s, cr, paths, n, &opts, rep)
+				       : install_paths(s, paths, n, &opts, rep);
 	for (size_t i = 0; i < rep->n; i++) {
 		struct json_object *f = json_object_new_object();
 		json_object_object_add(f, "name", json_object_new_string(rep->files[i].name));
@@ -279,7 +351,7 @@ static void on_incoming(struct io_source *src, uint32_t events)
 				continue;
 			const char *one[] = { path };
 			log_info("Definitions dropped in %s: installing", path);
-			json_object_put(scan_defs_install(s, one, 1));
+			json_object_put(scan_defs_install(s, one, 1, NULL));
 			if (unlink(path) < 0 && errno != ENOENT)
 				log_warning_errno(errno, "Failed to remove %s", path);
 		}

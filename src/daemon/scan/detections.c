@@ -18,8 +18,10 @@ void detection_report(struct scan *s, struct scan_job *job, const struct verdict
 	int r = 0;
 
 	if (s->c.policy->scan_action == POLICY_ACTION_QUARANTINE) {
-		r = job->fd >= 0 ? quarantine_add(s->c.quarantine, job->fd, job->path, v->text, qid)
-				 : -EBADF;
+		/* A client's scan moves only what the client could have moved. */
+		r = job->keep	 ? -EACCES
+		    : job->fd >= 0 ? quarantine_add(s->c.quarantine, job->fd, job->path, v->text, qid)
+				   : -EBADF;
 		action = r < 0 ? "quarantine_failed" : "quarantined";
 		if (r < 0)
 			log_error_errno(r, "Failed to quarantine %s", job->path);

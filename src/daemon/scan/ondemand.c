@@ -1,19 +1,23 @@
-/* ondemand.c - `picketctl scan PATH...`: walks the paths, opens every
- * regular file as root, hands the descriptors to the scan service, and
- * streams progress and a summary back to the client.
+/* ondemand.c - `picketctl scan PATH...`: an opener child with the client's
+ * credentials (core/opener.h) walks the paths and opens every regular file,
+ * picketd hands the descriptors to the scan service and streams progress
+ * and a summary back to the client.  A client scans only what it could
+ * read, and a detection is quarantined only where it could have removed
+ * the file itself.
  *
- * The walk is incremental: at most ONDEMAND_WINDOW files of one session wait
- * in the scan queue at a time, and the next batch is walked as verdicts come
- * back, so a scan of / neither floods the queue nor stalls the event loop. */
+ * The walk is incremental: at most ONDEMAND_WINDOW files of one session are
+ * granted to the opener or wait in the scan queue at a time, and more are
+ * granted as verdicts come back, so a scan of / neither floods the queue
+ * nor stalls the event loop. */
 #include "scan_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <fts.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,15 +29,20 @@
 #define PROGRESS_INTERVAL_MS 500
 #define ONDEMAND_WINDOW 64
 #define ONDEMAND_MAX_REPORTED 1000 /* detections and errors listed in the summary */
+#define ONDEMAND_READ_BATCH 256    /* messages taken per wake-up: the loop serves others too */
 
 struct ondemand {
 	struct scan_owner owner; /* first: the supervisor hands it back */
 	struct scan *scan;
-	struct control_client *client;
-	FTS *fts;
+	struct control_client *client; /* NULL once it went away */
+	struct opener walker;
+	struct io_source src; /* the walker's socket, in the loop until OPENER_END */
+	char first[PATH_MAX]; /* the first path asked for, to name a walk that broke */
 	bool progress;
-	bool walking;
+	bool walked;  /* the walker is done */
+	bool reading; /* verdicts from the cache arrive inside scan_submit */
 	unsigned pending; /* submitted, verdict not yet back */
+	unsigned granted; /* files the walker may still send */
 	uint64_t files, bytes, infected, errors, skipped, limits;
 	struct timespec started, last_progress;
 	struct json_object *detections; /* [{path, signature}] */
@@ -84,10 +93,19 @@ static void unlink_session(struct scan *sc, struct ondemand *s)
 		}
 }
 
+/* The walk is over: the walker leaves the loop and is reaped. */
+static void walk_over(struct ondemand *s)
+{
+	if (s->walked)
+		return;
+	s->walked = true;
+	loop_del(s->scan->c.epfd, &s->src);
+	opener_stop(&s->walker);
+}
+
 static void session_free(struct ondemand *s)
 {
-	if (s->fts)
-		fts_close(s->fts);
+	walk_over(s);
 	json_object_put(s->detections);
 	json_object_put(s->failures);
 	json_object_put(s->not_scanned);
@@ -112,8 +130,10 @@ static void finish_session(struct ondemand *s)
 	session_free(s);
 }
 
-static bool excluded(const struct policy *p, const char *path)
+/* Runs in the walker: policy is its copy of the policy in force. */
+static bool excluded(const char *path, void *policy)
 {
+	const struct policy *p = policy;
 	for (size_t i = 0; i < p->n_path_exclusions; i++) {
 		size_t n = strlen(p->path_exclusions[i]);
 		if (strncmp(path, p->path_exclusions[i], n) == 0 &&
@@ -123,71 +143,99 @@ static bool excluded(const struct policy *p, const char *path)
 	return false;
 }
 
-static void on_verdict(struct scan_owner *o, struct scan_job *job, const struct verdict *v);
-
-/* Opens one regular file without following links or blocking on a FIFO that
- * replaced it, and without touching its access time where root may. */
-static int open_file(const char *path)
+/* Finishes the session when the walk is over and nothing is pending, else
+ * grants the walker more files once half the window is free: s may be
+ * freed on return. */
+static void advance(struct ondemand *s)
 {
-	int flags = O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
-	int fd = open(path, flags | O_NOATIME);
-	if (fd < 0 && errno == EPERM)
-		fd = open(path, flags);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
+	if (s->walked && s->pending == 0) {
+		finish_session(s);
+		return;
 	}
-	return fd;
+	unsigned used = s->pending + s->granted;
+	if (s->walked || used > ONDEMAND_WINDOW / 2)
+		return;
+	int r = opener_want(&s->walker, ONDEMAND_WINDOW - used);
+	if (r < 0)
+		log_debug("on-demand scan: the walker took no more files: %s", strerror(-r));
+	else
+		s->granted = ONDEMAND_WINDOW - s->pending;
 }
 
-/* Walks on until the window is full or the walk is over, then finishes the
- * session when nothing is pending: s may be freed on return. */
-static void walk(struct ondemand *s)
+static void take_file(struct ondemand *s, struct opener_item *it)
 {
-	FTSENT *e;
-	s->walking = true; /* cached verdicts arrive inside scan_submit */
-	while (s->fts && s->pending < ONDEMAND_WINDOW && (e = fts_read(s->fts))) {
-		if (e->fts_info == FTS_D && excluded(s->scan->c.policy, e->fts_path)) {
-			fts_set(s->fts, e, FTS_SKIP);
-			s->skipped++;
-			continue;
-		}
-		if (e->fts_info == FTS_DNR || e->fts_info == FTS_ERR || e->fts_info == FTS_NS) {
-			s->errors++;
-			note(s->failures, e->fts_path, "error", strerror(e->fts_errno));
-			continue;
-		}
-		if (e->fts_info != FTS_F)
-			continue;
-		if (excluded(s->scan->c.policy, e->fts_path)) {
-			s->skipped++;
-			continue;
-		}
-		int fd = open_file(e->fts_path);
-		if (fd < 0) {
-			s->errors++;
-			note(s->failures, e->fts_path, "error", strerror(-fd));
-			continue;
-		}
-		s->pending++;
-		s->bytes += e->fts_statp->st_size;
-		int r = scan_submit(s->scan, fd, e->fts_path, &s->owner, 0);
-		if (r < 0) {
-			s->pending--;
-			s->errors++;
-			note(s->failures, e->fts_path, "error", strerror(-r));
-		}
+	struct stat st;
+	int fd = TAKE_FD(it->fd);
+
+	if (s->granted)
+		s->granted--;
+	if (fstat(fd, &st) < 0) {
+		s->errors++;
+		note(s->failures, it->path, "error", strerror(errno));
+		close(fd);
+		return;
 	}
-	s->walking = false;
-	if (s->fts && s->pending < ONDEMAND_WINDOW) {
-		fts_close(s->fts); /* fts_read returned NULL: the walk is over */
-		s->fts = NULL;
+	s->pending++;
+	s->bytes += st.st_size;
+	int r = scan_submit(s->scan, fd, it->path, &s->owner,
+			    it->flags & OPENER_REMOVABLE ? 0 : SCAN_KEEP);
+	if (r < 0) {
+		s->pending--;
+		s->errors++;
+		note(s->failures, it->path, "error", strerror(-r));
 	}
-	if (!s->fts && s->pending == 0)
-		finish_session(s);
+}
+
+/* One message of the walker; false once the walk is over. */
+static bool take(struct ondemand *s)
+{
+	struct opener_item it;
+	int r = opener_next(&s->walker, &it);
+
+	if (r == 0)
+		return false;
+	if (r < 0) {
+		log_warning_errno(r, "on-demand scan of uid %u: the walk ended early",
+				  (unsigned)control_client_creds(s->client)->uid);
+		s->errors++;
+		note(s->failures, s->first, "error",
+		     r == -EPIPE ? "the walk ended before it was done" : strerror(-r));
+		walk_over(s);
+		return false;
+	}
+	switch (it.kind) {
+	case OPENER_FILE:
+		take_file(s, &it);
+		break;
+	case OPENER_ERROR:
+		s->errors++;
+		note(s->failures, it.path, "error", strerror(-it.err));
+		break;
+	case OPENER_SKIPPED:
+		s->skipped++;
+		break;
+	default:
+		walk_over(s);
+		return false;
+	}
+	opener_item_close(&it);
+	return true;
+}
+
+static void on_walker(struct io_source *src, uint32_t events)
+{
+	struct ondemand *s = src->obj;
+	(void)events;
+	if (!s->client) { /* its client went away: freed here, from its own handler */
+		unlink_session(s->scan, s);
+		session_free(s);
+		return;
+	}
+	s->reading = true;
+	for (int i = 0; i < ONDEMAND_READ_BATCH && take(s); i++)
+		;
+	s->reading = false;
+	advance(s);
 }
 
 static void progress(struct ondemand *s)
@@ -223,11 +271,10 @@ static void on_verdict(struct scan_owner *o, struct scan_job *job, const struct 
 		s->limits++;
 		note(s->not_scanned, job->path, "limit", v->text);
 	}
-	if (s->walking)
+	if (s->reading)
 		return;
 	progress(s);
-	if (s->pending < ONDEMAND_WINDOW / 2 || !s->fts)
-		walk(s);
+	advance(s);
 }
 
 int scan_session_start(struct scan *sc, const struct proto_request *req,
@@ -249,20 +296,35 @@ int scan_session_start(struct scan *sc, const struct proto_request *req,
 	s->scan = sc;
 	s->client = client;
 	s->progress = req->progress;
+	snprintf(s->first, sizeof(s->first), "%s", req->paths[0]);
+	s->walked = true; /* until the walker runs */
 	s->detections = json_object_new_array();
 	s->failures = json_object_new_array();
 	s->not_scanned = json_object_new_array();
-	s->fts = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
-	if (!s->fts || !s->detections || !s->failures || !s->not_scanned) {
-		int r = -errno;
+	if (!s->detections || !s->failures || !s->not_scanned) {
 		session_free(s);
-		return r ? r : -ENOMEM;
+		return -ENOMEM;
 	}
+	const struct opener_creds *cr = control_client_creds(client);
+	int r = opener_walk(&s->walker, cr, paths, excluded, (void *)sc->c.policy);
+	if (r < 0) {
+		session_free(s);
+		return log_error_errno(r, "on-demand scan of uid %u: cannot start the walk",
+				       (unsigned)cr->uid);
+	}
+	s->src = (struct io_source){ .fd = s->walker.fd, .fn = on_walker, .obj = s };
+	r = loop_add(sc->c.epfd, &s->src, EPOLLIN);
+	if (r < 0) {
+		opener_stop(&s->walker);
+		session_free(s);
+		return r;
+	}
+	s->walked = false;
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	s->last_progress = s->started;
 	s->next = sc->sessions;
 	sc->sessions = s;
-	walk(s);
+	advance(s);
 	return 0;
 }
 
@@ -274,6 +336,13 @@ void scan_client_gone(struct scan *sc, struct control_client *client)
 		if (s->client != client)
 			continue;
 		scan_cancel(sc, &s->owner);
+		s->client = NULL;
+		if (!s->walked) {
+			/* Its socket may have an event waiting in this very wake-up:
+			 * the walker is killed, its handler sees the end and frees. */
+			kill(s->walker.pid, SIGKILL);
+			continue;
+		}
 		unlink_session(sc, s);
 		session_free(s);
 	}

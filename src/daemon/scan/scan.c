@@ -68,7 +68,8 @@ int scan_submit(struct scan *s, int fd, const char *path, struct scan_owner *own
 		return r;
 	}
 	if (scanq_cached(&s->q, &key, &v)) {
-		struct scan_job tmp = { .fd = fd, .key = key, .owner = owner };
+		struct scan_job tmp = { .fd = fd, .key = key, .owner = owner,
+					.keep = flags & SCAN_KEEP };
 		snprintf(tmp.path, sizeof(tmp.path), "%s", path);
 		if (v.result == SCAN_INFECTED)
 			detection_report(s, &tmp, &v);
@@ -89,6 +90,7 @@ int scan_submit(struct scan *s, int fd, const char *path, struct scan_owner *own
 	}
 	if (r < 0)
 		return r;
+	job->keep = flags & SCAN_KEEP;
 	if (flags & SCAN_URGENT)
 		scanq_promote(&s->q, job);
 	if (s->state != SVC_READY) {

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "core/control.h"
+#include "core/opener.h"
 #include "core/events.h"
 #include "core/scanq.h"
 #include "hostview.h"
@@ -78,6 +79,7 @@ void scan_free(struct scan *s);
 void scan_tick(struct scan *s);
 
 #define SCAN_URGENT 0x1 /* to the front of the queue: something waits on it */
+#define SCAN_KEEP 0x2   /* never quarantined: the owner could not remove the file */
 /* Scans fd for owner (the cache first; ownership of fd passes on).  0 when
  * queued or answered, or a negative errno (queue full). */
 int scan_submit(struct scan *s, int fd, const char *path, struct scan_owner *owner,
@@ -105,6 +107,9 @@ int scan_session_start(struct scan *s, const struct proto_request *req,
 /* The client went away: its session and queued jobs go. */
 void scan_client_gone(struct scan *s, struct control_client *client);
 
-/* definstall.c: installs definition files; the reply says what became of each. */
-struct json_object *scan_defs_install(struct scan *s, const char *const *paths, size_t n);
+/* definstall.c: installs definition files; the reply says what became of
+ * each.  A client that is not root (cr; NULL: picketd's own) has them opened
+ * with its own credentials. */
+struct json_object *scan_defs_install(struct scan *s, const char *const *paths, size_t n,
+				      const struct opener_creds *cr);
 struct json_object *scan_defs_status(struct scan *s);
