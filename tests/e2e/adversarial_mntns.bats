@@ -247,6 +247,21 @@ except OSError as e:
 		"[[\"$W/bind/eicar.com\",\"host\"]]"
 }
 
+@test "mount namespace: a program bound over an excluded executable's path there is not excluded" {
+	ns_policy "" "process_exclusions = [ \"/usr/bin/cat\" ];"
+	scan_start --real-host
+	# The host's cat is excluded: its writes are not scanned.
+	cat "$DEFS/eicar.com" >"$W/by-cat.com"
+	# In the namespace, /usr/bin/cat is a copy of cp.
+	ns_run "cp /usr/bin/cp $W/bind/cp && mount --bind $W/bind/cp /usr/bin/cat &&
+		/usr/bin/cat /dev/stdin $W/bind/by-fake-cat.com" "$DEFS/eicar.com"
+	wait_for has_det "$W/bind/by-fake-cat.com" ""
+	settle
+	assert_eq "$(sev "[e['process']['exe'] for e in of('detection') if e['path'] == '$W/bind/by-fake-cat.com']")" \
+		'["/usr/bin/cat"]' "the detection's process"
+	assert_eq "$(dets "$W/by-cat.com" "")" "[]" "the host's cat, excluded"
+}
+
 # ------------------------------------------------------------------- the race
 
 @test "a filesystem the host mounts while picketd runs, a file in it already or written at once: each is one detection" {

@@ -322,7 +322,7 @@ void fsmon_file_event(struct fsmon *f, int fd, const char *known_path, pid_t pid
 		return;
 	}
 	monitor_count_source(ctx, pi ? pi->exe : "");
-	if (pi && exclude_process(ctx->policy, pi->exe)) {
+	if (fsmon_exclude_process(f, pid, pi)) {
 		f->c.excluded++;
 		return;
 	}

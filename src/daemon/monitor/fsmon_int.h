@@ -304,6 +304,10 @@ void fsmon_ns_see(struct fsmon *f, pid_t pid);
  * (0: none) names the namespace when its mount is in no table.  0 or -errno. */
 int fsmon_name(struct fsmon *f, int fd, const char *known_path, pid_t pid, char *path,
 	       size_t len, struct fsmon_where *ret);
+/* Whether process pid (pi: its entry, NULL when not known) is excluded: its
+ * executable's path is in process_exclusions and it is the file the host has
+ * there (a namespace can show any program under that path). */
+bool fsmon_exclude_process(struct fsmon *f, pid_t pid, const struct proc_info *pi);
 /* The directory of a file handle on a namespace's own filesystem, O_PATH,
  * or -errno. */
 int fsmon_ns_open_dir(struct fsmon *f, const fsid_t *fsid, struct file_handle *fh);

@@ -19,11 +19,14 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "core/proctable.h"
+#include "exclude.h"
 #include "log.h"
 #include "policy.h"
 
@@ -540,6 +543,25 @@ int fsmon_name(struct fsmon *f, int fd, const char *known_path, pid_t pid, char 
 	if (r == 0)
 		*ret = (struct fsmon_where){ .mnt_ns = ns_of_mount(f, stx.stx_mnt_id, pid) };
 	return r;
+}
+
+/* The kernel's encoding of a device number, as the process monitor has it. */
+static uint64_t kdev(dev_t d)
+{
+	return (uint64_t)major(d) << 20 | minor(d);
+}
+
+bool fsmon_exclude_process(struct fsmon *f, pid_t pid, const struct proc_info *pi)
+{
+	char link[64];
+	struct stat want, have;
+	if (!pi || !exclude_process(f->mon.ctx->policy, pi->exe) || stat(pi->exe, &want) < 0)
+		return false;
+	/* The running program itself while it lives; else what its exec said. */
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	if (stat(link, &have) == 0)
+		return have.st_dev == want.st_dev && have.st_ino == want.st_ino;
+	return pi->exe_ino && pi->exe_dev == kdev(want.st_dev) && pi->exe_ino == want.st_ino;
 }
 
 int fsmon_ns_open_dir(struct fsmon *f, const fsid_t *fsid, struct file_handle *fh)

@@ -292,12 +292,6 @@ static void exec_unscanned(struct fsmon *f, int i, const char *path,
 	events_emit(ctx->sink, ev);
 }
 
-static const char *proc_exe(struct fsmon *f, pid_t pid)
-{
-	const struct proc_info *pi = proctable_get(f->mon.ctx->procs, pid);
-	return pi ? pi->exe : NULL;
-}
-
 /* Whether the execution of path in slot s is excluded, by its path (the
  * host's only) or by the process (looked up only when there are process
  * exclusions). */
@@ -306,7 +300,8 @@ static bool perm_excluded(struct fsmon *f, const struct perm_slot *s, const char
 {
 	const struct policy *policy = f->mon.ctx->policy;
 	return (where->host && exclude_path(policy, path)) ||
-	       (policy->n_process_exclusions && exclude_process(policy, proc_exe(f, s->pid)));
+	       (policy->n_process_exclusions &&
+		fsmon_exclude_process(f, s->pid, proctable_get(f->mon.ctx->procs, s->pid)));
 }
 
 /* An urgent scan of the file of slot i, whose verdict answers it
