@@ -143,6 +143,23 @@ echo ns-ready; exec sleep 600" <"${2:-/dev/null}" >"$out" 2>&1 &
 	wait_for fs_is "[e for e in f['mount_namespaces']['filesystems'] if e['mount_namespace'] == $NS_ID]" '[]'
 }
 
+@test "mount namespace: executing a detected file from the namespace's own tmpfs is blocked, named there" {
+	ns_policy 'on_execute = "block";'
+	scan_start --real-host
+	ns_run 'mount -t tmpfs ns-e2e /tmp && cat >/tmp/run.com && chmod 0755 /tmp/run.com' "$DEFS/eicar.com"
+	wait_for has_det /tmp/run.com "$NS_ID"
+	run -0 nsenter -t "$NS_PID" -m "$PYTHON" -c '
+import errno, os
+try:
+    os.execv("/tmp/run.com", ["/tmp/run.com"])
+except OSError as e:
+    print(errno.errorcode[e.errno])
+'
+	assert_eq "$output" EPERM "the execution"
+	assert_eq "$(sev "[(e['path'], e.get('mount_namespace')) for e in of('exec_blocked') if e.get('mount_namespace') == $NS_ID]")" \
+		"[[\"/tmp/run.com\",$NS_ID]]"
+}
+
 @test "mount namespace: a tmpfs mounted onto /sys in a namespace is not excluded although /sys is" {
 	ns_policy
 	scan_start --real-host
