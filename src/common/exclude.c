@@ -1,17 +1,54 @@
 #include "exclude.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "policy.h"
 
+int path_normalize(const char *path, char *out, size_t len)
+{
+	size_t n = 0;
+	if (!path || path[0] != '/')
+		return -EINVAL;
+	if (len < 2)
+		return -ENAMETOOLONG;
+	for (const char *p = path; *p;) {
+		while (*p == '/')
+			p++;
+		size_t c = strcspn(p, "/");
+		if (c == 0 || (c == 1 && p[0] == '.')) {
+			p += c;
+			continue;
+		}
+		if (c == 2 && p[0] == '.' && p[1] == '.') {
+			while (n > 0 && out[--n] != '/')
+				; /* back to the slash before the last component */
+			p += c;
+			continue;
+		}
+		if (n + 1 + c >= len)
+			return -ENAMETOOLONG;
+		out[n] = '/';
+		memcpy(out + n + 1, p, c);
+		n += 1 + c;
+		p += c;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	return 0;
+}
+
 bool path_under(const char *path, const char *prefix)
 {
-	size_t n = strlen(prefix);
-	while (n > 1 && prefix[n - 1] == '/')
-		n--;
-	if (n == 1 && prefix[0] == '/')
-		return path[0] == '/';
-	return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+	char a[PATH_MAX], b[PATH_MAX];
+	if (path_normalize(path, a, sizeof(a)) < 0 || path_normalize(prefix, b, sizeof(b)) < 0)
+		return false;
+	size_t n = strlen(b);
+	if (n == 1)
+		return true; /* "/" */
+	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
 }
 
 bool exclude_path(const struct policy *p, const char *path)

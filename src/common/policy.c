@@ -144,6 +144,7 @@ static const struct field file_monitor_fields[] = {
 	FE("on_execute", on_execute, onexec_names),
 	F(perm_timeout_ms, K_UINT, 10, 60000),
 	F(report_clean, K_BOOL, 0, 0),
+	F(mount_namespaces, K_BOOL, 0, 0),
 	FL(critical_paths),
 	{ 0 },
 };
@@ -459,6 +460,7 @@ static int policy_defaults(struct policy *p)
 		.monitor_process_execution = true,
 		.on_execute = POLICY_ONEXEC_OFF,
 		.perm_timeout_ms = 2000,
+		.mount_namespaces = true,
 		.log_exec = true,
 		.proc_table_max = 65536,
 		.net_mode = POLICY_NET_AUDIT,

@@ -100,6 +100,8 @@ struct policy {
 	enum policy_onexec on_execute;
 	unsigned perm_timeout_ms; /* an undecided execution is allowed after this */
 	bool report_clean;        /* an event for clean verdicts too */
+	bool mount_namespaces;    /* other mount namespaces' own filesystems are marked too
+				     (while mounts_include is empty) */
 	char **critical_paths;    /* still scanned on access in degraded mode */
 	size_t n_critical_paths;
 

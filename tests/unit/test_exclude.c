@@ -1,6 +1,10 @@
 /* Unit tests of src/common/exclude.c: path prefixes on whole components,
- * the policy's path_exclusions and process_exclusions. */
+ * compared normalised, the policy's path_exclusions and process_exclusions. */
 #include "testutil.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
 
 #include "exclude.h"
 #include "log.h"
@@ -67,6 +71,66 @@ static void test_path_under_one_component_prefix(void **state)
 	assert_false(path_under("/", "/a"));
 }
 
+static void assert_normal(const char *in, const char *want)
+{
+	char out[PATH_MAX];
+	int r = path_normalize(in, out, sizeof(out));
+	if (r != 0)
+		fail_msg("path_normalize(\"%s\"): %d", in, r);
+	if (strcmp(out, want) != 0)
+		fail_msg("path_normalize(\"%s\"): \"%s\", expected \"%s\"", in, out, want);
+}
+
+static void test_path_normalize(void **state)
+{
+	(void)state;
+	assert_normal("/", "/");
+	assert_normal("//", "/");
+	assert_normal("/proc", "/proc");
+	assert_normal("//proc", "/proc");
+	assert_normal("///proc//self///", "/proc/self");
+	assert_normal("/./proc/.", "/proc");
+	assert_normal("/x/../proc", "/proc");
+	assert_normal("/x/y/../../proc/./1/..", "/proc");
+	assert_normal("/..", "/");
+	assert_normal("/../../proc", "/proc");
+	assert_normal("/proc/..", "/");
+	assert_normal("/a/...", "/a/...");  /* a name, not a step */
+	assert_normal("/a/.b/..c", "/a/.b/..c");
+	assert_normal("/srv/cache/", "/srv/cache");
+}
+
+static void test_path_normalize_refuses(void **state)
+{
+	(void)state;
+	char out[8];
+	assert_int_equal(path_normalize("proc", out, sizeof(out)), -EINVAL);
+	assert_int_equal(path_normalize("", out, sizeof(out)), -EINVAL);
+	assert_int_equal(path_normalize("./proc", out, sizeof(out)), -EINVAL);
+	assert_int_equal(path_normalize(NULL, out, sizeof(out)), -EINVAL);
+	assert_int_equal(path_normalize("/1234567", out, sizeof(out)), -ENAMETOOLONG);
+	assert_int_equal(path_normalize("/123456", out, sizeof(out)), 0);
+	assert_string_equal(out, "/123456");
+	assert_int_equal(path_normalize("/", out, 1), -ENAMETOOLONG);
+}
+
+/* A path spelled another way is the same path, on both sides. */
+static void test_path_under_normalised(void **state)
+{
+	(void)state;
+	assert_true(path_under("//proc/x", "/proc"));
+	assert_true(path_under("/./proc/x", "/proc"));
+	assert_true(path_under("/tmp/../proc/x", "/proc"));
+	assert_true(path_under("/proc/x", "//proc"));
+	assert_true(path_under("/proc/x", "/./proc/"));
+	assert_true(path_under("/proc/x", "/sys/../proc"));
+	assert_false(path_under("/proc/../tmp/x", "/proc"));
+	assert_false(path_under("/proc/x/../../tmp", "/proc"));
+	assert_false(path_under("//procx", "/proc"));
+	assert_false(path_under("/tmp/x", "//proc"));
+	assert_false(path_under("proc/x", "/proc"));
+}
+
 static void test_exclude_path_from_policy(void **state)
 {
 	(void)state;
@@ -85,6 +149,24 @@ static void test_exclude_path_from_policy(void **state)
 	assert_false(exclude_path(&p, "/var/lib"));
 	assert_false(exclude_path(&p, "/sys/kernel")); /* the list replaced the defaults */
 	assert_false(exclude_path(&p, "/home/user/file"));
+	assert_true(exclude_path(&p, "//proc/1/stat"));
+	assert_true(exclude_path(&p, "/srv//cache/./a"));
+	assert_false(exclude_path(&p, "/srv/cache/../cache2/a"));
+	policy_free(&p);
+}
+
+/* Entries are compared normalised too. */
+static void test_exclude_path_entries_normalised(void **state)
+{
+	(void)state;
+	struct policy p = { 0 };
+
+	load("path_exclusions = [ \"//proc\", \"/srv/./cache\", \"/var/x/../lib/docker\" ];", &p);
+	assert_true(exclude_path(&p, "/proc/1/stat"));
+	assert_true(exclude_path(&p, "/srv/cache/a"));
+	assert_true(exclude_path(&p, "/var/lib/docker/overlay2"));
+	assert_false(exclude_path(&p, "/var/x/lib/docker"));
+	assert_false(exclude_path(&p, "/tmp/proc"));
 	policy_free(&p);
 }
 
@@ -187,7 +269,11 @@ int main(void)
 		cmocka_unit_test(test_path_under_prefix_trailing_slashes),
 		cmocka_unit_test(test_path_under_root_holds_all),
 		cmocka_unit_test(test_path_under_one_component_prefix),
+		cmocka_unit_test(test_path_normalize),
+		cmocka_unit_test(test_path_normalize_refuses),
+		cmocka_unit_test(test_path_under_normalised),
 		cmocka_unit_test(test_exclude_path_from_policy),
+		cmocka_unit_test(test_exclude_path_entries_normalised),
 		cmocka_unit_test(test_exclude_path_defaults),
 		cmocka_unit_test(test_exclude_path_empty_list_excludes_nothing),
 		cmocka_unit_test(test_exclude_path_root_excludes_all),

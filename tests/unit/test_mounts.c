@@ -5,9 +5,11 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "monitor/mounts.h"
@@ -33,6 +35,23 @@ static const char HOST[] =
 	"36 27 0:28 / /tmp rw,nosuid,nodev shared:13 - tmpfs tmpfs rw\n"
 	"37 23 0:12 / /sys/kernel/tracing rw,relatime - tracefs tracefs rw\n"
 	"38 27 0:51 / /mnt/my\\040disk rw,relatime - vfat /dev/sdc1 rw\n";
+
+/* Another mount namespace's table, as /proc/PID/mountinfo gives it: the
+ * host's root filesystem copied, a tmpfs of its own on /tmp (and part of
+ * it on /srv), a host directory bound onto /proc/sys, /dev/shm mounted
+ * twice (the first overmounted), FUSE, NFS, the host's /dev/shm tmpfs
+ * bound on /run/shm.  The root's parent is not in the table. */
+static const char NS[] =
+	"46 45 254:1 / / rw,relatime - ext4 /dev/vda1 rw\n"
+	"48 46 0:21 / /proc rw,relatime - proc proc rw\n"
+	"66 46 0:60 / /tmp rw,relatime - tmpfs x rw\n"
+	"67 48 254:1 /tmp/bdir /proc/sys rw,relatime - ext4 /dev/vda1 rw\n"
+	"68 46 0:61 / /dev/shm rw,relatime - tmpfs shm rw\n"
+	"69 68 0:62 / /dev/shm rw,relatime - tmpfs shm2 rw\n"
+	"70 46 0:63 / /home/u/sshfs rw,relatime - fuse.sshfs u@h:/ rw\n"
+	"71 46 0:60 /sub /srv rw,relatime - tmpfs x rw\n"
+	"72 46 0:64 / /mnt/nfs rw,relatime - nfs4 srv:/e rw\n"
+	"73 46 0:23 / /run/shm rw,relatime - tmpfs tmpfs rw\n";
 
 struct fixture {
 	struct mount_list l;
@@ -371,6 +390,57 @@ static void test_read_file(void **state)
 	tu_tmpdir_teardown((void **)&dir);
 }
 
+/* A held descriptor is read from its start each time. */
+static void test_read_fd_again(void **state)
+{
+	struct fixture *fx = *state;
+	char *dir = NULL;
+	char err[256] = "";
+	struct mount_list l = { 0 };
+	tu_tmpdir_setup((void **)&dir);
+	tu_write(dir, "mountinfo", NS);
+	int fd = open(tu_path(dir, "mountinfo"), O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(mounts_read_fd(fd, "ns", &fx->l, err, sizeof(err)), 0);
+	assert_int_equal(fx->l.n, 10);
+	assert_int_equal(mounts_read_fd(fd, "ns", &l, err, sizeof(err)), 0);
+	assert_int_equal(l.n, 10);
+	assert_string_equal(l.v[9].target, "/run/shm");
+	mounts_free(&l);
+	close(fd);
+	assert_int_equal(mounts_read_fd(fd, "ns", &l, err, sizeof(err)), -EBADF);
+	assert_string_equal(err, "ns: Bad file descriptor");
+	tu_tmpdir_teardown((void **)&dir);
+}
+
+/* Another namespace marks only what the host has no mount of. */
+static void test_namespace_choice(void **state)
+{
+	struct fixture *fx = *state;
+	struct mount_list host = { 0 };
+	char err[256] = "";
+	assert_int_equal(mounts_parse(HOST, strlen(HOST), "host", &host, err, sizeof(err)), 0);
+	parse_ok(fx, NS);
+	mounts_choose(&fx->l, NULL, 0, NULL, 0);
+	mounts_choose_ns(&fx->l, &host);
+	assert_string_equal(watched(fx), "/tmp /dev/shm");
+	assert_int_equal(at(fx, "/dev/shm", 69)->choice, MOUNT_WATCH);
+	assert_int_equal(at(fx, "/dev/shm", 68)->choice, MOUNT_HIDDEN);
+	assert_int_equal(choice(fx, "/"), MOUNT_HOST_FS);
+	assert_int_equal(choice(fx, "/proc/sys"), MOUNT_HOST_FS);
+	assert_int_equal(choice(fx, "/run/shm"), MOUNT_HOST_FS);
+	assert_int_equal(choice(fx, "/proc"), MOUNT_PSEUDO);
+	assert_int_equal(choice(fx, "/srv"), MOUNT_SAME_FS);
+	assert_int_equal(choice(fx, "/home/u/sshfs"), MOUNT_FUSE);
+	assert_int_equal(choice(fx, "/mnt/nfs"), MOUNT_NETWORK);
+	assert_ptr_equal(mounts_by_id(&fx->l, 71), at(fx, "/srv", 0));
+	assert_null(mounts_by_id(&fx->l, 45));
+	assert_true(mounts_has_fs(&fx->l, 0, 62));
+	assert_false(mounts_has_fs(&host, 0, 62));
+	assert_string_equal(mount_choice_name(MOUNT_HOST_FS), "a filesystem the host has");
+	mounts_free(&host);
+}
+
 static void test_read_this_machine(void **state)
 {
 	struct fixture *fx = *state;
@@ -415,6 +485,8 @@ int main(void)
 		T(test_parent_loop_terminates),
 		T(test_long_parent_chain),
 		T(test_read_file),
+		T(test_read_fd_again),
+		T(test_namespace_choice),
 		T(test_read_this_machine),
 		cmocka_unit_test(test_choice_names),
 	};

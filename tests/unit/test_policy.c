@@ -485,6 +485,7 @@ static void test_monitor_defaults(void **state)
 	assert_int_equal(p.on_execute, POLICY_ONEXEC_OFF);
 	assert_int_equal(p.perm_timeout_ms, 2000);
 	assert_false(p.report_clean);
+	assert_true(p.mount_namespaces);
 	assert_true(p.log_exec);
 	assert_false(p.log_fork);
 	assert_false(p.log_exit);
@@ -509,6 +510,7 @@ static void test_shipped_policy_monitor_settings(void **state)
 	assert_true(p.monitor_process_execution);
 	assert_int_equal(p.on_execute, POLICY_ONEXEC_OFF);
 	assert_int_equal(p.perm_timeout_ms, 2000);
+	assert_true(p.mount_namespaces);
 	assert_int_equal(p.proc_table_max, 65536);
 	assert_int_equal(p.net_mode, POLICY_NET_AUDIT);
 	assert_int_equal(p.n_blocklist_cidrs, 0);
@@ -529,6 +531,7 @@ static void test_monitor_settings_are_read(void **state)
 			   "  on_execute = \"block\";\n"
 			   "  perm_timeout_ms = 500;\n"
 			   "  report_clean = true;\n"
+			   "  mount_namespaces = false;\n"
 			   "};\n"
 			   "process_monitor = { log_exec = false; log_fork = true; log_exit = true;"
 			   " table_max = 1024; };\n"
@@ -545,6 +548,7 @@ static void test_monitor_settings_are_read(void **state)
 	assert_int_equal(p.on_execute, POLICY_ONEXEC_BLOCK);
 	assert_int_equal(p.perm_timeout_ms, 500);
 	assert_true(p.report_clean);
+	assert_false(p.mount_namespaces);
 	assert_false(p.log_exec);
 	assert_true(p.log_fork);
 	assert_true(p.log_exit);

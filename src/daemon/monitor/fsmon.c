@@ -76,13 +76,23 @@ bool fsmon_rl_allow(struct fsmon_ratelimit *rl, unsigned burst)
 	return false;
 }
 
+/* "mount_namespace" for a path of another namespace (null: not known). */
+static void add_where(struct json_object *ev, const struct fsmon_where *where)
+{
+	if (where && !where->host)
+		json_object_object_add(ev, "mount_namespace",
+				       where->mnt_ns ? json_object_new_uint64(where->mnt_ns) : NULL);
+}
+
 struct json_object *fsmon_file_ev(struct fsmon *f, const char *type, const char *path,
-				  const char *trigger, struct json_object *process)
+				  const struct fsmon_where *where, const char *trigger,
+				  struct json_object *process)
 {
 	struct json_object *ev = events_new(f->mon.ctx->sink, type);
 	if (!ev)
 		return NULL;
 	json_object_object_add(ev, "path", json_object_new_string(path));
+	add_where(ev, where);
 	if (trigger)
 		json_object_object_add(ev, "trigger", json_object_new_string(trigger));
 	if (process)
@@ -98,15 +108,15 @@ void fsmon_add_suppressed(struct json_object *ev, struct fsmon_ratelimit *rl)
 	}
 }
 
-static void note_queue_full(struct fsmon *f, const char *path, const char *trigger,
-			    bool critical)
+static void note_queue_full(struct fsmon *f, const char *path, const struct fsmon_where *where,
+			    const char *trigger, bool critical)
 {
 	f->c.queue_full++;
 	f->c.queue_full_critical += critical;
 	if (!fsmon_rl_allow(&f->rl_queue, RL_BURST_CONDITION))
 		return;
 	log_warning("file monitor: scan queue full, %s not scanned", path);
-	struct json_object *ev = fsmon_file_ev(f, "file_scan_skipped", path, trigger, NULL);
+	struct json_object *ev = fsmon_file_ev(f, "file_scan_skipped", path, where, trigger, NULL);
 	if (ev)
 		json_object_object_add(ev, "reason", json_object_new_string("scan queue full"));
 	fsmon_add_suppressed(ev, &f->rl_queue);
@@ -191,7 +201,8 @@ static void on_job_done(struct scan_owner *o, struct scan_job *job, const struct
 		f->c.scanned++;
 		f->c.clean++;
 		if (f->mon.ctx->policy->report_clean) {
-			ev = fsmon_file_ev(f, "file_scan", job->path, j->trigger, j->process);
+			ev = fsmon_file_ev(f, "file_scan", job->path, &j->where, j->trigger,
+					   j->process);
 			if (ev)
 				json_object_object_add(ev, "verdict", json_object_new_string("clean"));
 			events_emit(sink, ev);
@@ -200,7 +211,8 @@ static void on_job_done(struct scan_owner *o, struct scan_job *job, const struct
 	default:
 		f->c.scan_errors++;
 		if (fsmon_rl_allow(&f->rl_error, RL_BURST_ERRORS)) {
-			ev = fsmon_file_ev(f, "file_scan_error", job->path, j->trigger, j->process);
+			ev = fsmon_file_ev(f, "file_scan_error", job->path, &j->where, j->trigger,
+					   j->process);
 			if (ev)
 				json_object_object_add(ev, "error", json_object_new_string(v->text));
 			fsmon_add_suppressed(ev, &f->rl_error);
@@ -220,19 +232,20 @@ static void on_job_annotate(struct scan_owner *o, struct scan_job *job, struct j
 	struct fsmon_job *j = (struct fsmon_job *)o;
 	(void)job;
 	json_object_object_add(ev, "trigger", json_object_new_string(j->trigger));
+	add_where(ev, &j->where);
 	if (j->process)
 		json_object_object_add(ev, "process", json_object_get(j->process));
 }
 
 /* The job may be done (and freed) before this returns: a cached verdict.
  * critical: the file is of degraded mode's critical set (executions are). */
-int fsmon_submit(struct fsmon *f, int fd, const char *path, pid_t pid, const char *trigger,
-		 int slot, uint32_t gen, bool critical)
+int fsmon_submit(struct fsmon *f, int fd, const char *path, const struct fsmon_where *where,
+		 pid_t pid, const char *trigger, int slot, uint32_t gen, bool critical)
 {
 	const struct monitor_ctx *ctx = f->mon.ctx;
 	if (f->n_jobs >= f->jobs_max) {
 		close(fd);
-		note_queue_full(f, path, trigger, critical);
+		note_queue_full(f, path, where, trigger, critical);
 		return -ENOSPC;
 	}
 	struct fsmon_job *j = calloc(1, sizeof(*j));
@@ -244,8 +257,9 @@ int fsmon_submit(struct fsmon *f, int fd, const char *path, pid_t pid, const cha
 				 .f = f,
 				 .next = f->jobs,
 				 .trigger = trigger,
+				 .where = *where,
 				 .pid = pid,
-				 .process = proctable_json(ctx->procs, pid),
+				 .process = pid > 0 ? proctable_json(ctx->procs, pid) : NULL,
 				 .slot = slot,
 				 .gen = gen };
 	if (f->jobs)
@@ -256,7 +270,7 @@ int fsmon_submit(struct fsmon *f, int fd, const char *path, pid_t pid, const cha
 	if (r < 0) {
 		job_free(f, j);
 		if (r == -ENOSPC)
-			note_queue_full(f, path, trigger, critical);
+			note_queue_full(f, path, where, trigger, critical);
 		else
 			log_debug("file monitor: %s not scanned: %s", path, strerror(-r));
 	}
@@ -275,33 +289,32 @@ static bool critical_file(const struct policy *p, const char *path, const struct
 	return false;
 }
 
-/* One written, moved or linked file: fd is taken.  path is NULL when the
- * descriptor's own path is to be read.  Files in excluded directories come
- * here only from below their direct children (those the kernel's ignore
- * marks drop), or where no ignore mark could be set: exclude_path() stays. */
-static void file_event(struct fsmon *f, int fd, const char *known_path, pid_t pid,
-		       const char *trigger)
+/* Files in excluded directories come here only from below their direct
+ * children (those the kernel's ignore marks drop), or where no ignore mark
+ * could be set: exclude_path() stays.  Paths another mount namespace gives
+ * (it can bind anything onto /proc) are never excluded, nor picketd's own. */
+void fsmon_file_event(struct fsmon *f, int fd, const char *known_path, pid_t pid,
+		      const char *trigger)
 {
 	_cleanup_close_ int ffd = fd;
 	const struct monitor_ctx *ctx = f->mon.ctx;
 	char path[PATH_MAX];
+	struct fsmon_where where;
 	struct stat st;
 
 	if (pid == getpid()) {
 		f->c.ignored_self++;
 		return;
 	}
-	if (known_path)
-		snprintf(path, sizeof(path), "%s", known_path);
-	else if (fsmon_fd_path(fd, path, sizeof(path)) < 0) {
+	if (fsmon_name(f, fd, known_path, pid, path, sizeof(path), &where) < 0) {
 		f->c.vanished++;
 		return;
 	}
-	if (own_dir(f, path)) {
+	if (where.host && own_dir(f, path)) {
 		f->c.ignored_self++;
 		return;
 	}
-	if (exclude_path(ctx->policy, path)) {
+	if (where.host && exclude_path(ctx->policy, path)) {
 		f->c.excluded++;
 		return;
 	}
@@ -311,18 +324,18 @@ static void file_event(struct fsmon *f, int fd, const char *known_path, pid_t pi
 		return;
 	}
 	monitor_count_source(ctx, pi ? pi->exe : "");
-	if (pi && exclude_process(ctx->policy, pi->exe)) {
+	if (fsmon_exclude_process(f, pid, pi)) {
 		f->c.excluded++;
 		return;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fsmon_caught_up(f, fd))
 		return;
 	bool critical = critical_file(ctx->policy, path, &st);
 	if (f->mon.degraded && !critical) {
 		f->c.suppressed++;
 		return;
 	}
-	fsmon_submit(f, TAKE_FD(ffd), path, pid, trigger, -1, 0, critical);
+	fsmon_submit(f, TAKE_FD(ffd), path, &where, pid, trigger, -1, 0, critical);
 }
 
 /* ------------------------------------------------------ close-write group */
@@ -369,7 +382,7 @@ static void notif_event(struct fsmon *f, const struct fanotify_event_metadata *m
 	if (m->fd < 0)
 		return;
 	f->c.close_write++;
-	file_event(f, m->fd, NULL, m->pid, "close_write");
+	fsmon_file_event(f, m->fd, NULL, m->pid, "close_write");
 }
 
 static void on_notif(struct io_source *src, uint32_t events)
@@ -383,7 +396,10 @@ static void on_notif(struct io_source *src, uint32_t events)
 /* Through the filesystem with that fsid first, then through each marked one. */
 int fsmon_open_dir(struct fsmon *f, const fsid_t *fsid, struct file_handle *fh)
 {
-	int r = -ESTALE;
+	int r = fsmon_ns_open_dir(f, fsid, fh);
+	if (r >= 0)
+		return r;
+	r = -ESTALE;
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < f->n_fs; i++) {
 			bool same = memcmp(&f->fs[i].fsid, fsid, sizeof(*fsid)) == 0;
@@ -484,7 +500,7 @@ static void fid_event(struct fsmon *f, const struct fanotify_event_metadata *m, 
 	}
 	int fd = fid_open(f, m, raw, moved, path, sizeof(path));
 	if (fd >= 0)
-		file_event(f, fd, path, m->pid, moved ? "moved_to" : "create");
+		fsmon_file_event(f, fd, path, m->pid, moved ? "moved_to" : "create");
 }
 
 static void move_event(struct fsmon *f, const struct fanotify_event_metadata *m, char *raw)
@@ -548,11 +564,13 @@ static void release_all(struct fsmon *f)
 			loop_del(ctx->epfd, srcs[i]);
 			closep(&srcs[i]->fd);
 		}
+	fsmon_ns_stop(f);
 	for (size_t i = 0; i < f->n_fs; i++)
 		fsmon_fs_free(&f->fs[i]);
 	free(f->fs);
 	f->fs = NULL;
 	f->n_fs = 0;
+	mounts_free(&f->host);
 	json_object_put(f->unmarked);
 	f->unmarked = NULL;
 	fsmon_ignore_release(f); /* the marks went with the groups */
@@ -597,6 +615,7 @@ static int open_groups(struct fsmon *f, char *err, size_t errlen)
 /* The sources as a stopped monitor holds them: no descriptor. */
 static void init_sources(struct fsmon *f)
 {
+	fsmon_ns_init(f);
 	f->notif = (struct io_source){ -1, on_notif, f };
 	f->fid = (struct io_source){ -1, on_fid, f };
 	f->perm_note = (struct io_source){ -1, fsmon_on_perm_note, f };
@@ -631,6 +650,7 @@ static int fsmon_start(struct monitor *m, char *err, size_t errlen)
 	if (r < 0)
 		goto fail;
 	f->mon.running = true;
+	fsmon_ns_start(f);
 	log_notice("file monitor: fanotify on %zu filesystems, on_execute %s", f->n_fs,
 		   policy_onexec_name(ctx->policy->on_execute));
 	return 0;
@@ -672,6 +692,7 @@ static int fsmon_apply_policy(struct monitor *m, char *err, size_t errlen)
 		fsmon_kick(f->perm->wake);
 	}
 	r = fsmon_remark(f, err, errlen);
+	fsmon_ns_apply(f);
 	return r < 0 ? r : 0;
 }
 
@@ -817,8 +838,15 @@ static struct json_object *fsmon_status(struct monitor *m)
 	add_u64(o, "vanished", c.vanished);
 	add_u64(o, "overflow", c.overflow);
 	add_u64(o, "queued", f->n_jobs);
+	add_u64(o, "caught_up", c.caught_up);
+	fsmon_ns_status(f, o);
 	perm_status(o, &c, pending);
 	return o;
+}
+
+static void fsmon_proc_exec(struct monitor *m, pid_t pid)
+{
+	fsmon_ns_see(fsmon_of(m), pid);
 }
 
 static void fsmon_destroy(struct monitor *m)
@@ -836,6 +864,7 @@ static const struct monitor_ops fsmon_ops = {
 	.set_degraded = fsmon_set_degraded,
 	.counts = fsmon_counts,
 	.status = fsmon_status,
+	.proc_exec = fsmon_proc_exec,
 	.destroy = fsmon_destroy,
 };
 

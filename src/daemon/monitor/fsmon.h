@@ -16,7 +16,13 @@
  *          an execution on the host must never wait for that.  The thread
  *          allows picketd's and its children's own executions at once and
  *          every other one at its deadline; the loop decides the rest.
- * /proc/self/mountinfo is watched too: filesystems mounted later are marked.
+ * /proc/self/mountinfo is watched too: filesystems mounted later are marked,
+ * and the files already in them caught up (scanned when changed lately).
+ * So are the filesystems only another mount namespace has (mount_namespaces,
+ * mounts_include empty), found through the process monitor's executions and
+ * a scan of /proc.  A file is named by its path as the host sees it where
+ * the host has one, else by its namespace's path and "mount_namespace";
+ * exclusions by path apply to host paths only.
  *
  * Path exclusions on a watched filesystem become ignore marks in each group
  * (FAN_MARK_IGNORE, Linux 6.0; FAN_MARK_IGNORED_MASK before): a mount point

@@ -3,7 +3,8 @@
  *
  * fsmon.c        the groups' events, the scan hand-off, the ops
  * fsmon_perm.c   executions: the permission thread and the loop's answers
- * fsmon_marks.c  filesystem marks, following the mount table
+ * fsmon_marks.c  filesystem marks, following the mount table; catch-up scans
+ * fsmon_ns.c     other mount namespaces; the name of a file as events give it
  * fsmon_ignore.c path exclusions as ignore marks */
 #pragma once
 
@@ -39,6 +40,19 @@
 #define RL_BURST_ERRORS 5
 #define RL_BURST_CONDITION 1
 
+/* A filesystem marked after it was mounted may hold files written before
+ * the mark: those changed in the last CATCHUP_AGE seconds are scanned, at
+ * most CATCHUP_ENTRIES directory entries looked at, CATCHUP_FILES scanned;
+ * their events in the next CATCHUP_KEEP seconds are not scanned again. */
+#define CATCHUP_AGE 60
+#define CATCHUP_ENTRIES 4096
+#define CATCHUP_FILES 256
+#define CATCHUP_DEPTH 16
+#define CATCHUP_KEEP 10
+
+#define NS_MAX 256       /* other mount namespaces followed; more are counted */
+#define NS_SCAN_MS 5000  /* /proc is scanned for mount namespaces this often */
+
 enum { G_NOTIF = 1, G_FID = 2, G_PERM = 4 };
 
 struct file_handle;
@@ -60,6 +74,7 @@ struct fsmon_counters {
 	uint64_t suppressed;          /* not scanned: degraded mode, not of the critical set */
 	uint64_t queue_full_critical; /* of queue_full, executables and critical_paths */
 	uint64_t perm_allowed, perm_denied, perm_timeouts, perm_overflow, perm_unscanned;
+	uint64_t caught_up; /* files scanned by catch-up walks */
 };
 
 struct fsmon_fs {
@@ -104,11 +119,61 @@ struct fsmon_perm {
 
 struct fsmon;
 
+/* Where a file is, as its events name it: by its path as the host (picketd's
+ * mount namespace) sees it, where path exclusions apply; else by its path
+ * in another mount namespace and that namespace's id. */
+struct fsmon_where {
+	bool host;
+	uint64_t mnt_ns; /* not host: the inode of its /proc/PID/ns/mnt, 0 when not known */
+};
+
+/* A filesystem only another mount namespace has, marked through it. */
+struct fsmon_nsfs {
+	char *mount, *fstype; /* its mount point in that namespace */
+	int mnt_id;
+	unsigned major, minor;
+	fsid_t fsid;
+	unsigned groups;
+};
+
+/* Another mount namespace, followed while a process is in it. */
+struct fsmon_ns {
+	struct fsmon *f;
+	uint64_t id;              /* the inode of /proc/PID/ns/mnt */
+	int root;                 /* O_PATH: the root of the process it was found by */
+	size_t slot;              /* its mountinfo is the set's src[slot] */
+	struct mount_list mounts; /* as last read */
+	struct fsmon_nsfs *fs;
+	size_t n_fs;
+	bool seen; /* by the last scan of /proc */
+};
+
+struct fsmon_nsset {
+	bool on;       /* mount_namespaces, while running */
+	uint64_t self; /* picketd's own namespace */
+	struct fsmon_ns *v[NS_MAX];
+	size_t n;
+	/* Each one's mountinfo (it holds the namespace): EPOLLPRI on a mount
+	 * change.  Here, not in the namespace, so that a handler of the same
+	 * wakeup after it is forgotten finds the descriptor closed. */
+	struct io_source src[NS_MAX];
+	struct io_source timer; /* the scan of /proc */
+	uint64_t not_followed;  /* times a namespace was seen past NS_MAX */
+	struct fsmon_ratelimit rl_full;
+};
+
+/* A file a catch-up walk scanned, by its scan key. */
+struct fsmon_caught {
+	struct scan_key key;
+	time_t at;
+};
+
 struct fsmon_job {
 	struct scan_owner owner; /* first: the scan layer hands &owner back */
 	struct fsmon *f;
 	struct fsmon_job *prev, *next;
 	const char *trigger;
+	struct fsmon_where where;
 	pid_t pid;
 	struct json_object *process;
 	int slot; /* the execution waiting for this verdict, -1 when none */
@@ -140,6 +205,11 @@ struct fsmon {
 	struct fsmon_perm *perm;    /* NULL while on_execute is off */
 	struct fsmon_fs *fs;        /* the marked filesystems */
 	size_t n_fs;
+	struct mount_list host;     /* the mount table as last read */
+	struct fsmon_nsset ns;      /* other mount namespaces */
+	struct fsmon_caught caught[CATCHUP_FILES]; /* a ring: the files catch-up walks scanned */
+	size_t caught_next;
+	time_t caught_last; /* when the last one was added */
 	struct json_object *unmarked; /* [{mount, events, errno, error}] */
 	struct fsmon_ignore *ign;     /* the path exclusions held as ignore marks */
 	size_t n_ign;
@@ -160,20 +230,26 @@ bool fsmon_next_event(const char *buf, size_t len, size_t *off,
 		      struct fanotify_event_metadata *m);
 /* The path fd is open on; 0 or -errno. */
 int fsmon_fd_path(int fd, char *buf, size_t len);
+/* One file written, moved or linked (fd taken, known_path NULL: read from
+ * fd), checked against the exclusions and queued for a scan. */
+void fsmon_file_event(struct fsmon *f, int fd, const char *known_path, pid_t pid,
+		      const char *trigger);
 /* The directory of a file handle, as an O_PATH descriptor, or -errno. */
 int fsmon_open_dir(struct fsmon *f, const fsid_t *fsid, struct file_handle *fh);
 /* Reads the process monitor's queue, so the table knows a new process. */
 void fsmon_sync_procs(struct fsmon *f);
 /* Whether one more of rl's events may be written (at most burst a window). */
 bool fsmon_rl_allow(struct fsmon_ratelimit *rl, unsigned burst);
-/* An event about one file; process is borrowed (a reference is taken). */
+/* An event about one file; process is borrowed (a reference is taken);
+ * where adds the mount namespace of a path that is not the host's. */
 struct json_object *fsmon_file_ev(struct fsmon *f, const char *type, const char *path,
-				  const char *trigger, struct json_object *process);
+				  const struct fsmon_where *where, const char *trigger,
+				  struct json_object *process);
 /* Adds "suppressed" (how many rl left out) to ev, and starts counting again. */
 void fsmon_add_suppressed(struct json_object *ev, struct fsmon_ratelimit *rl);
 /* Queues fd (always taken) for a scan; 0 or -errno (-ENOSPC: queue full). */
-int fsmon_submit(struct fsmon *f, int fd, const char *path, pid_t pid, const char *trigger,
-		 int slot, uint32_t gen, bool critical);
+int fsmon_submit(struct fsmon *f, int fd, const char *path, const struct fsmon_where *where,
+		 pid_t pid, const char *trigger, int slot, uint32_t gen, bool critical);
 
 /* fsmon_perm.c */
 /* Wakes the other side of an eventfd. */
@@ -193,13 +269,50 @@ void fsmon_on_perm_note(struct io_source *src, uint32_t events);
 /* fsmon_marks.c */
 /* The mount target, opened and checked to be mount mnt_id, or -errno. */
 int fsmon_open_mount(const char *target, int mnt_id);
-/* fanotify_mark with FAN_MARK_FILESYSTEM on mfd; 0 or -errno. */
+/* fanotify_mark with FAN_MARK_FILESYSTEM on the filesystem of mfd (O_PATH
+ * will do); 0 or -errno. */
 int fsmon_mark(int group, unsigned flags, uint64_t mask, int mfd);
+/* Marks the filesystem of mfd in every group: 0 when the close-write mark
+ * holds, else -errno; *ret_groups and why the others have none. */
+int fsmon_mark_all(struct fsmon *f, int mfd, unsigned *ret_groups, int *ret_fid_err,
+		   int *ret_perm_err);
+/* Scans the files already in the filesystem mounted at mfd (see CATCHUP_AGE);
+ * what names it in the log. */
+void fsmon_catch_up(struct fsmon *f, int mfd, const char *what);
+/* Whether the file of fd was scanned by a catch-up walk as it is now. */
+bool fsmon_caught_up(struct fsmon *f, int fd);
 void fsmon_fs_free(struct fsmon_fs *fs);
 /* The marks in line with the mount table: the filesystems marked, or -errno. */
 int fsmon_remark(struct fsmon *f, char *err, size_t errlen);
 /* A mount change (EPOLLPRI on mountinfo): the marks follow. */
 void fsmon_on_mountinfo(struct io_source *src, uint32_t events);
+
+/* fsmon_ns.c */
+/* The namespaces' part of a stopped monitor: no descriptor. */
+void fsmon_ns_init(struct fsmon *f);
+/* Follows the mount namespaces there are now (mount_namespaces on). */
+void fsmon_ns_start(struct fsmon *f);
+/* Forgets them (the marks stay with their filesystems). */
+void fsmon_ns_stop(struct fsmon *f);
+/* The policy changed: started, stopped, or every namespace marked again. */
+void fsmon_ns_apply(struct fsmon *f);
+/* pid has executed a program, or caused an event: its namespace is
+ * followed if it is new. */
+void fsmon_ns_see(struct fsmon *f, pid_t pid);
+/* The name of the file fd is open on and where it is; known_path, when
+ * given, is its host path should it be on a mount of the host's.  pid
+ * (0: none) names the namespace when its mount is in no table.  0 or -errno. */
+int fsmon_name(struct fsmon *f, int fd, const char *known_path, pid_t pid, char *path,
+	       size_t len, struct fsmon_where *ret);
+/* Whether process pid (pi: its entry, NULL when not known) is excluded: its
+ * executable's path is in process_exclusions and it is the file the host has
+ * there (a namespace can show any program under that path). */
+bool fsmon_exclude_process(struct fsmon *f, pid_t pid, const struct proc_info *pi);
+/* The directory of a file handle on a namespace's own filesystem, O_PATH,
+ * or -errno. */
+int fsmon_ns_open_dir(struct fsmon *f, const fsid_t *fsid, struct file_handle *fh);
+/* Adds "mount_namespaces" to the file monitor's status o. */
+void fsmon_ns_status(const struct fsmon *f, struct json_object *o);
 
 /* fsmon_ignore.c */
 /* The flags ignore marks are set with on this kernel. */

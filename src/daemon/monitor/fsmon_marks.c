@@ -1,8 +1,10 @@
 /* fsmon_marks.c - the file monitor's filesystem marks: one in each group on
  * every filesystem mounts.h selects, brought in line with the mount table
- * at start, on a reload and on every mount change (see fsmon.h). */
+ * at start, on a reload and on every mount change (see fsmon.h); and the
+ * catch-up scan of a filesystem marked after it was mounted. */
 #include "fsmon_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -50,16 +53,42 @@ static void unmarked_add(struct json_object *list, const char *mount, const char
 	json_object_array_add(list, o);
 }
 
+/* "." from mfd: fanotify_mark takes no O_PATH descriptor without a name. */
 int fsmon_mark(int group, unsigned flags, uint64_t mask, int mfd)
 {
-	if (fanotify_mark(group, flags | FAN_MARK_FILESYSTEM, mask, mfd, NULL) < 0)
+	if (fanotify_mark(group, flags | FAN_MARK_FILESYSTEM, mask, mfd, ".") < 0)
 		return -errno;
 	return 0;
 }
 
+int fsmon_mark_all(struct fsmon *f, int mfd, unsigned *ret_groups, int *ret_fid_err,
+		   int *ret_perm_err)
+{
+	int r = fsmon_mark(f->notif.fd, FAN_MARK_ADD, NOTIF_MASK, mfd);
+	if (r < 0)
+		return r;
+	*ret_groups = G_NOTIF;
+	*ret_fid_err = *ret_perm_err = 0;
+	r = fsmon_mark(f->fid.fd, FAN_MARK_ADD, FID_MASK, mfd);
+	if (r < 0)
+		*ret_fid_err = -r;
+	else
+		*ret_groups |= G_FID;
+	if (f->perm) {
+		r = fsmon_mark(f->perm->fd, FAN_MARK_ADD, PERM_MASK, mfd);
+		if (r < 0)
+			*ret_perm_err = -r;
+		else
+			*ret_groups |= G_PERM;
+	}
+	return 0;
+}
+
 /* Adds the marks of every group on one filesystem; 0 when at least the
- * close-write mark holds (the rest is reported in status), else -errno. */
-static int mark_fs(struct fsmon *f, const struct mount_entry *e, struct fsmon_fs *ret)
+ * close-write mark holds (the rest is reported in status), else -errno.
+ * late: it was mounted while the monitor ran, its files are caught up. */
+static int mark_fs(struct fsmon *f, const struct mount_entry *e, bool late,
+		   struct fsmon_fs *ret)
 {
 	struct statfs sfs;
 	int r;
@@ -68,23 +97,13 @@ static int mark_fs(struct fsmon *f, const struct mount_entry *e, struct fsmon_fs
 		return mfd;
 	if (fstatfs(mfd, &sfs) < 0)
 		return -errno;
-	r = fsmon_mark(f->notif.fd, FAN_MARK_ADD, NOTIF_MASK, mfd);
+	*ret = (struct fsmon_fs){ .major = e->major, .minor = e->minor, .mnt_id = e->id,
+				  .fsid = sfs.f_fsid };
+	r = fsmon_mark_all(f, mfd, &ret->groups, &ret->fid_err, &ret->perm_err);
 	if (r < 0)
 		return r;
-	*ret = (struct fsmon_fs){ .major = e->major, .minor = e->minor, .mnt_id = e->id,
-				  .fsid = sfs.f_fsid, .groups = G_NOTIF };
-	r = fsmon_mark(f->fid.fd, FAN_MARK_ADD, FID_MASK, mfd);
-	if (r < 0)
-		ret->fid_err = -r;
-	else
-		ret->groups |= G_FID;
-	if (f->perm) {
-		r = fsmon_mark(f->perm->fd, FAN_MARK_ADD, PERM_MASK, mfd);
-		if (r < 0)
-			ret->perm_err = -r;
-		else
-			ret->groups |= G_PERM;
-	}
+	if (late && !e->network)
+		fsmon_catch_up(f, mfd, e->target);
 	return 0;
 }
 
@@ -149,14 +168,15 @@ static void drop_unpicked(struct fsmon *f, const struct mount_list *l)
 	f->n_fs = keep;
 }
 
-static void add_picked(struct fsmon *f, const struct mount_list *l, struct json_object *unmarked)
+static void add_picked(struct fsmon *f, const struct mount_list *l, struct json_object *unmarked,
+		       bool late)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		const struct mount_entry *e = &l->v[i];
 		struct fsmon_fs fs;
 		if (e->choice != MOUNT_WATCH || marked(f, e))
 			continue;
-		int r = mark_fs(f, e, &fs);
+		int r = mark_fs(f, e, late, &fs);
 		if (r < 0) {
 			log_warning_errno(r, "file monitor: cannot mark %s (%s)", e->target, e->fstype);
 			unmarked_add(unmarked, e->target, e->fstype, "all", -r, NULL);
@@ -220,8 +240,9 @@ static int none_marked(struct json_object *unmarked, size_t n_mounts, char *err,
 }
 
 /* Reads the mount table again and brings the marks in line: filesystems no
- * longer selected lose theirs, new ones get them.  The number of
- * filesystems marked, or -errno with err set. */
+ * longer selected lose theirs, new ones get them (and, while running, a
+ * catch-up scan).  The number of filesystems marked, or -errno with err
+ * set. */
 int fsmon_remark(struct fsmon *f, char *err, size_t errlen)
 {
 	const struct policy *policy = f->mon.ctx->policy;
@@ -240,15 +261,15 @@ int fsmon_remark(struct fsmon *f, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	unmarked_not_mounts(policy, &l, unmarked);
-	drop_unpicked(f, &l);
-	add_picked(f, &l, unmarked);
-	fsmon_ignore_sync(f, &l);
+	mounts_free(&f->host);
+	f->host = l;
+	drop_unpicked(f, &f->host);
+	add_picked(f, &f->host, unmarked, f->mon.running);
+	fsmon_ignore_sync(f, &f->host);
 	unmarked_groups(f, unmarked);
 	json_object_put(f->unmarked);
 	f->unmarked = unmarked;
-	r = f->n_fs ? (int)f->n_fs : none_marked(unmarked, l.n, err, errlen);
-	mounts_free(&l);
-	return r;
+	return f->n_fs ? (int)f->n_fs : none_marked(unmarked, f->host.n, err, errlen);
 }
 
 void fsmon_on_mountinfo(struct io_source *src, uint32_t events)
@@ -261,4 +282,101 @@ void fsmon_on_mountinfo(struct io_source *src, uint32_t events)
 	log_debug("file monitor: the mount table changed");
 	if (fsmon_remark(f, err, sizeof(err)) < 0)
 		log_warning("file monitor: after a mount change: %s", err);
+}
+
+/* ---------------------------------------------------------------- catch-up */
+
+static void caught_add(struct fsmon *f, const struct scan_key *k)
+{
+	f->caught_last = time(NULL);
+	f->caught[f->caught_next] = (struct fsmon_caught){ .key = *k, .at = f->caught_last };
+	f->caught_next = (f->caught_next + 1) % CATCHUP_FILES;
+}
+
+bool fsmon_caught_up(struct fsmon *f, int fd)
+{
+	time_t now = time(NULL);
+	struct scan_key k;
+	if (!f->caught_last || now - f->caught_last > CATCHUP_KEEP || scan_key_of(fd, &k) < 0)
+		return false;
+	for (size_t i = 0; i < CATCHUP_FILES; i++)
+		if (f->caught[i].at && now - f->caught[i].at <= CATCHUP_KEEP &&
+		    memcmp(&f->caught[i].key, &k, sizeof(k)) == 0)
+			return true;
+	return false;
+}
+
+/* One regular file of a catch-up walk, by name in directory dfd: opened
+ * through an O_PATH descriptor checked to be the file stat'ed (never a
+ * device or FIFO swapped in), scanned as an event without a process. */
+static bool catch_up_file(struct fsmon *f, int dfd, const char *name, const struct stat *st)
+{
+	struct stat now;
+	char link[64];
+	struct scan_key k;
+	_cleanup_close_ int pfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0 || fstat(pfd, &now) < 0 || !S_ISREG(now.st_mode) || now.st_dev != st->st_dev ||
+	    now.st_ino != st->st_ino)
+		return false;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", pfd);
+	int fd = open(link, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOATIME | O_CLOEXEC);
+	if (fd < 0 || scan_key_of(fd, &k) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	f->c.caught_up++;
+	fsmon_file_event(f, fd, NULL, 0, "catch_up");
+	caught_add(f, &k);
+	return true;
+}
+
+/* A directory of the walk, opened below dfd without following a link. */
+static DIR *walk_open(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (fd >= 0 && !d)
+		close(fd);
+	return d;
+}
+
+/* Depth first, on mfd's filesystem only (a mount below is its own). */
+void fsmon_catch_up(struct fsmon *f, int mfd, const char *what)
+{
+	DIR *stack[CATCHUP_DEPTH];
+	size_t depth = 0, entries = 0, files = 0;
+	time_t since = time(NULL) - CATCHUP_AGE;
+	struct stat top, st;
+	if (fstat(mfd, &top) < 0 || !(stack[0] = walk_open(mfd, ".")))
+		return;
+	depth = 1;
+	while (depth > 0 && entries < CATCHUP_ENTRIES && files < CATCHUP_FILES) {
+		struct dirent *de = readdir(stack[depth - 1]);
+		if (!de) {
+			closedir(stack[--depth]);
+			continue;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		entries++;
+		int dfd = dirfd(stack[depth - 1]);
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != top.st_dev)
+			continue;
+		if (S_ISDIR(st.st_mode) && depth < CATCHUP_DEPTH) {
+			DIR *d = walk_open(dfd, de->d_name);
+			if (d)
+				stack[depth++] = d;
+		} else if (S_ISREG(st.st_mode) && st.st_ctime >= since) {
+			files += catch_up_file(f, dfd, de->d_name, &st);
+		}
+	}
+	if (depth > 0)
+		log_info("file monitor: %s: catch-up stopped after %zu entries, %zu files", what,
+			 entries, files);
+	while (depth > 0)
+		closedir(stack[--depth]);
+	if (files)
+		log_info("file monitor: %s: %zu files written before it was marked are scanned",
+			 what, files);
 }

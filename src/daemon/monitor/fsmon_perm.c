@@ -237,9 +237,10 @@ static void allow(struct fsmon *f, int i)
 }
 
 static struct json_object *exec_ev(struct fsmon *f, const char *type, const char *path,
-				   struct json_object *process, const char *signature)
+				   const struct fsmon_where *where, struct json_object *process,
+				   const char *signature)
 {
-	struct json_object *ev = fsmon_file_ev(f, type, path, "exec", process);
+	struct json_object *ev = fsmon_file_ev(f, type, path, where, "exec", process);
 	if (ev && signature)
 		json_object_object_add(ev, "signature", json_object_new_string(signature));
 	return ev;
@@ -247,7 +248,8 @@ static struct json_object *exec_ev(struct fsmon *f, const char *type, const char
 
 /* A detected file is executed: refused in block mode, reported in both. */
 static void exec_detected(struct fsmon *f, int i, const char *path,
-			  struct json_object *process, const char *signature, bool cached)
+			  const struct fsmon_where *where, struct json_object *process,
+			  const char *signature, bool cached)
 {
 	bool block = f->mon.ctx->policy->on_execute == POLICY_ONEXEC_BLOCK;
 	bool answered = perm_answer(f->perm, i, block ? FAN_DENY : FAN_ALLOW);
@@ -258,7 +260,7 @@ static void exec_detected(struct fsmon *f, int i, const char *path,
 		f->c.perm_allowed++;
 	log_warning("file monitor: execution of %s (%s): %s", path, signature,
 		    answered && block ? "blocked" : "allowed");
-	struct json_object *ev = exec_ev(f, type, path, process, signature);
+	struct json_object *ev = exec_ev(f, type, path, where, process, signature);
 	if (ev) {
 		json_object_object_add(ev, "cached", json_object_new_boolean(cached));
 		if (!answered)
@@ -267,7 +269,8 @@ static void exec_detected(struct fsmon *f, int i, const char *path,
 	events_emit(f->mon.ctx->sink, ev);
 }
 
-static void exec_unscanned(struct fsmon *f, int i, const char *path, pid_t pid)
+static void exec_unscanned(struct fsmon *f, int i, const char *path,
+			   const struct fsmon_where *where, pid_t pid)
 {
 	const struct monitor_ctx *ctx = f->mon.ctx;
 	allow(f, i);
@@ -276,7 +279,7 @@ static void exec_unscanned(struct fsmon *f, int i, const char *path, pid_t pid)
 	if (!fsmon_rl_allow(&f->rl_unscanned, RL_BURST_CONDITION))
 		return;
 	_cleanup_json_ struct json_object *process = proctable_json(ctx->procs, pid);
-	struct json_object *ev = exec_ev(f, "exec_unscanned", path, process, NULL);
+	struct json_object *ev = exec_ev(f, "exec_unscanned", path, where, process, NULL);
 	if (ev) {
 		char why[128];
 		snprintf(why, sizeof(why), "scan service %s",
@@ -289,24 +292,21 @@ static void exec_unscanned(struct fsmon *f, int i, const char *path, pid_t pid)
 	events_emit(ctx->sink, ev);
 }
 
-static const char *proc_exe(struct fsmon *f, pid_t pid)
-{
-	const struct proc_info *pi = proctable_get(f->mon.ctx->procs, pid);
-	return pi ? pi->exe : NULL;
-}
-
-/* Whether the execution of path in slot s is excluded, by its path or by
- * the process (looked up only when there are process exclusions). */
-static bool perm_excluded(struct fsmon *f, const struct perm_slot *s, const char *path)
+/* Whether the execution of path in slot s is excluded, by its path (the
+ * host's only) or by the process (looked up only when there are process
+ * exclusions). */
+static bool perm_excluded(struct fsmon *f, const struct perm_slot *s, const char *path,
+			  const struct fsmon_where *where)
 {
 	const struct policy *policy = f->mon.ctx->policy;
-	return exclude_path(policy, path) ||
-	       (policy->n_process_exclusions && exclude_process(policy, proc_exe(f, s->pid)));
+	return (where->host && exclude_path(policy, path)) ||
+	       (policy->n_process_exclusions &&
+		fsmon_exclude_process(f, s->pid, proctable_get(f->mon.ctx->procs, s->pid)));
 }
 
 /* An urgent scan of the file of slot i, whose verdict answers it
  * (fsmon_perm_verdict); allowed at once when it cannot be queued. */
-static void perm_scan(struct fsmon *f, int i, const char *path)
+static void perm_scan(struct fsmon *f, int i, const char *path, const struct fsmon_where *where)
 {
 	struct perm_slot *s = &f->perm->slot[i];
 	int fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
@@ -317,7 +317,7 @@ static void perm_scan(struct fsmon *f, int i, const char *path)
 	pthread_mutex_lock(&f->perm->lock);
 	s->busy = true;
 	pthread_mutex_unlock(&f->perm->lock);
-	if (fsmon_submit(f, fd, path, s->pid, "exec", i, s->gen, true) < 0) {
+	if (fsmon_submit(f, fd, path, where, s->pid, "exec", i, s->gen, true) < 0) {
 		pthread_mutex_lock(&f->perm->lock);
 		s->busy = false;
 		pthread_mutex_unlock(&f->perm->lock);
@@ -336,14 +336,16 @@ static void perm_decide(struct fsmon *f, int i)
 	const struct monitor_ctx *ctx = f->mon.ctx;
 	struct perm_slot *s = &f->perm->slot[i]; /* fd, pid, gen: fixed while used */
 	char path[PATH_MAX];
+	struct fsmon_where where;
 	struct scan_key key;
 	struct verdict v;
 
-	if (fsmon_fd_path(s->fd, path, sizeof(path)) < 0 || scan_key_of(s->fd, &key) < 0) {
+	if (fsmon_name(f, s->fd, NULL, s->pid, path, sizeof(path), &where) < 0 ||
+	    scan_key_of(s->fd, &key) < 0) {
 		allow(f, i);
 		return;
 	}
-	if (perm_excluded(f, s, path)) {
+	if (perm_excluded(f, s, path, &where)) {
 		f->c.excluded++;
 		allow(f, i);
 		return;
@@ -354,14 +356,14 @@ static void perm_decide(struct fsmon *f, int i)
 			return;
 		}
 		_cleanup_json_ struct json_object *process = proctable_json(ctx->procs, s->pid);
-		exec_detected(f, i, path, process, v.text, true);
+		exec_detected(f, i, path, &where, process, v.text, true);
 		return;
 	}
 	if (scan_state(ctx->scan) != SVC_READY) {
-		exec_unscanned(f, i, path, s->pid);
+		exec_unscanned(f, i, path, &where, s->pid);
 		return;
 	}
-	perm_scan(f, i, path);
+	perm_scan(f, i, path, &where);
 }
 
 void fsmon_perm_verdict(struct fsmon *f, struct fsmon_job *j, struct scan_job *job,
@@ -377,7 +379,7 @@ void fsmon_perm_verdict(struct fsmon *f, struct fsmon_job *j, struct scan_job *j
 	if (!mine)
 		return;
 	if (scan_verdict_refuses(f->mon.ctx->scan, v))
-		exec_detected(f, j->slot, job->path, j->process, v->text, false);
+		exec_detected(f, j->slot, job->path, &j->where, j->process, v->text, false);
 	else
 		allow(f, j->slot);
 	perm_release(p, j->slot);
@@ -387,12 +389,13 @@ static void exec_timeout(struct fsmon *f, int i)
 {
 	struct perm_slot *s = &f->perm->slot[i];
 	char path[PATH_MAX];
-	if (fsmon_fd_path(s->fd, path, sizeof(path)) < 0)
+	struct fsmon_where where = { .host = true };
+	if (fsmon_name(f, s->fd, NULL, s->pid, path, sizeof(path), &where) < 0)
 		snprintf(path, sizeof(path), "?");
 	log_warning("file monitor: execution of %s not decided within %u ms: allowed", path,
 		    f->perm->timeout_ms);
 	_cleanup_json_ struct json_object *process = proctable_json(f->mon.ctx->procs, s->pid);
-	struct json_object *ev = exec_ev(f, "exec_timeout", path, process, NULL);
+	struct json_object *ev = exec_ev(f, "exec_timeout", path, &where, process, NULL);
 	if (ev) {
 		/* Answered by the thread: the loop may report it later. */
 		json_object_object_add(ev, "waited_ms",

@@ -37,6 +37,10 @@ struct monitor_ctx {
 	 * monitors.c. */
 	void (*sync_procs)(void *sync_ud);
 	void *sync_ud;
+	/* The process monitor saw pid execute a program: the other monitors
+	 * hear of it through their proc_exec op; set by monitors.c. */
+	void (*proc_exec)(void *exec_ud, pid_t pid);
+	void *exec_ud;
 };
 
 struct monitor_ops {
@@ -55,6 +59,8 @@ struct monitor_ops {
 	struct json_object *(*status)(struct monitor *m);
 	/* Optional: reads what the kernel has queued now (procmon). */
 	void (*sync)(struct monitor *m);
+	/* Optional, while running: pid has just executed a program. */
+	void (*proc_exec)(struct monitor *m, pid_t pid);
 	void (*destroy)(struct monitor *m);
 };
 

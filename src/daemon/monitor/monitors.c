@@ -47,6 +47,14 @@ static void sync_procs(void *ud)
 		ms->mon[MON_PROC]->ops->sync(ms->mon[MON_PROC]);
 }
 
+static void proc_exec(void *ud, pid_t pid)
+{
+	struct monitors *ms = ud;
+	for (int m = 0; m < MON_COUNT; m++)
+		if (ms->mon[m]->running && ms->mon[m]->ops->proc_exec)
+			ms->mon[m]->ops->proc_exec(ms->mon[m], pid);
+}
+
 int monitors_new(const struct monitors_config *c, struct monitors **ret)
 {
 	static const monitor_new_fn builtin[MON_COUNT] = {
@@ -58,6 +66,8 @@ int monitors_new(const struct monitors_config *c, struct monitors **ret)
 	ms->ctx = c->ctx;
 	ms->ctx.sync_procs = sync_procs;
 	ms->ctx.sync_ud = ms;
+	ms->ctx.proc_exec = proc_exec;
+	ms->ctx.exec_ud = ms;
 	ms->started = c->started;
 	ms->ud = c->ud;
 	for (int m = 0; m < MON_COUNT; m++)

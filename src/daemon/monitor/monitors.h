@@ -16,7 +16,7 @@ struct monitors;
 typedef struct monitor *(*monitor_new_fn)(const struct monitor_ctx *ctx);
 
 struct monitors_config {
-	struct monitor_ctx ctx; /* copied; btf and sync_procs are filled here */
+	struct monitor_ctx ctx; /* copied; btf, sync_procs and proc_exec are filled here */
 	/* Each kind's constructor; NULL: procmon_new, fsmon_new, netmon_new. */
 	monitor_new_fn make[MON_COUNT];
 	/* After each start attempt: err is NULL when it started. */

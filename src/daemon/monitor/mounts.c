@@ -1,12 +1,14 @@
 #include "mounts.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libmount.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 #include <uthash.h>
 
 #include "cleanup.h"
@@ -47,6 +49,8 @@ const char *mount_choice_name(enum mount_choice c)
 		[MOUNT_HIDDEN] = "overmounted",
 		[MOUNT_EXCLUDED] = "in mounts_exclude",
 		[MOUNT_NOT_INCLUDED] = "not in mounts_include",
+		[MOUNT_HOST_FS] = "a filesystem the host has",
+		[MOUNT_FUSE] = "FUSE in another mount namespace",
 	};
 	return (size_t)c < ARRAY_SIZE(names) ? names[c] : "?";
 }
@@ -197,6 +201,27 @@ int mounts_read(const char *path, struct mount_list *ret, char *err, size_t errl
 		return r;
 	}
 	return parse_stream(f, path, ret, err, errlen);
+}
+
+int mounts_read_fd(int fd, const char *name, struct mount_list *ret, char *err, size_t errlen)
+{
+	int r;
+	/* The duplicate shares the offset: the held descriptor reads from the
+	 * start next time too. */
+	_cleanup_close_ int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (dup < 0 || lseek(dup, 0, SEEK_SET) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", name, strerror(-r));
+		return r;
+	}
+	_cleanup_fclose_ FILE *f = fdopen(dup, "r");
+	if (!f) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", name, strerror(-r));
+		return r;
+	}
+	dup = -1; /* the stream has it */
+	return parse_stream(f, name, ret, err, errlen);
 }
 
 /* ----------------------------------------------------------------- choosing */
@@ -399,6 +424,41 @@ void mounts_choose(struct mount_list *l, char *const *include, size_t n_include,
 	free(reach);
 	free(coverer);
 	free(chain);
+}
+
+static bool fuse_fstype(const char *fstype)
+{
+	return strcmp(fstype, "fuse") == 0 || strcmp(fstype, "fuseblk") == 0 ||
+	       strncmp(fstype, "fuse.", 5) == 0;
+}
+
+void mounts_choose_ns(struct mount_list *l, const struct mount_list *host)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		struct mount_entry *e = &l->v[i];
+		if (e->choice == MOUNT_PSEUDO)
+			continue;
+		if (mounts_has_fs(host, e->major, e->minor))
+			e->choice = MOUNT_HOST_FS;
+		else if (fuse_fstype(e->fstype))
+			e->choice = MOUNT_FUSE;
+	}
+}
+
+const struct mount_entry *mounts_by_id(const struct mount_list *l, int id)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].id == id)
+			return &l->v[i];
+	return NULL;
+}
+
+bool mounts_has_fs(const struct mount_list *l, unsigned major, unsigned minor)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].major == major && l->v[i].minor == minor)
+			return true;
+	return false;
 }
 
 bool mounts_is_mount_point(const struct mount_list *l, const char *path)

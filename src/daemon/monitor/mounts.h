@@ -8,7 +8,13 @@
  * reaches them).  Network filesystems are marked only when mounts_include
  * names them.  mounts_include and mounts_exclude name mount points; each
  * selects or removes the whole filesystem mounted there, and an exclusion
- * wins. */
+ * wins.
+ *
+ * Another mount namespace's table (/proc/PID/mountinfo, its mount points
+ * as that process sees them) marks only the filesystems the host has no
+ * mount of: the host's own are the host table's choice.  FUSE there is
+ * never marked: its daemon is the namespace's, and fanotify opens each
+ * file for us. */
 #pragma once
 
 #include <stdbool.h>
@@ -24,6 +30,8 @@ enum mount_choice {
 	MOUNT_HIDDEN,       /* another mount sits on the same mount point */
 	MOUNT_EXCLUDED,     /* mounts_exclude names a mount of its filesystem */
 	MOUNT_NOT_INCLUDED, /* mounts_include names no mount of its filesystem */
+	MOUNT_HOST_FS,      /* another namespace's mount of a filesystem the host has */
+	MOUNT_FUSE,         /* FUSE in another namespace */
 };
 
 struct mount_entry {
@@ -49,11 +57,21 @@ int mounts_parse(const char *text, size_t len, const char *name, struct mount_li
 		 char *err, size_t errlen);
 /* The same from a file (the daemon: /proc/self/mountinfo). */
 int mounts_read(const char *path, struct mount_list *ret, char *err, size_t errlen);
+/* The same from an open mountinfo, read again from its start (one held
+ * for EPOLLPRI); name is for err. */
+int mounts_read_fd(int fd, const char *name, struct mount_list *ret, char *err, size_t errlen);
 void mounts_free(struct mount_list *l);
 
 /* Sets each entry's choice from the policy's lists (NULL, 0: none). */
 void mounts_choose(struct mount_list *l, char *const *include, size_t n_include,
 		   char *const *exclude, size_t n_exclude);
+/* The same for another namespace's table l, after mounts_choose(l, none):
+ * its mounts of filesystems host has become MOUNT_HOST_FS, FUSE MOUNT_FUSE. */
+void mounts_choose_ns(struct mount_list *l, const struct mount_list *host);
+/* The entry of mount id, NULL when none. */
+const struct mount_entry *mounts_by_id(const struct mount_list *l, int id);
+/* Whether l has a mount of the filesystem major:minor. */
+bool mounts_has_fs(const struct mount_list *l, unsigned major, unsigned minor);
 /* Whether path is the mount point of a visible mount. */
 bool mounts_is_mount_point(const struct mount_list *l, const char *path);
 /* The number of entries marked with MOUNT_WATCH. */

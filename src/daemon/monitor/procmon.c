@@ -102,6 +102,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		p.exe = exe;
 		r = proctable_exec(m->mon.ctx->procs, &p, e->args,
 				   e->args_len < sizeof(e->args) ? e->args_len : sizeof(e->args));
+		if (m->mon.ctx->proc_exec)
+			m->mon.ctx->proc_exec(m->mon.ctx->exec_ud, e->pid);
 		break;
 	case PROCMON_FORK:
 		r = proctable_fork(m->mon.ctx->procs, &p);
