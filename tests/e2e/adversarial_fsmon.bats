@@ -1,0 +1,188 @@
+#!/usr/bin/env bats
+# Attacks on the file monitor and the verdict cache, performed as a user
+# would (issue 12): a file written and executed under a path longer than
+# PATH_MAX; a file changed through a shared writable mapping after a clean
+# verdict, on tmpfs and on ext4; a FUSE filesystem whose open() never
+# answers.  Each asserts, with exact values, that the attack fails.
+
+load scan_helpers
+
+HANGFS=$PICKET_BUILD/tests/fuse/picket-hangfs
+# The attacker.
+USER_=nobody
+GROUP_=nogroup
+
+setup_file() {
+	scan_setup_file
+}
+
+teardown_file() {
+	scan_teardown_file
+}
+
+setup() {
+	e2e_setup
+	W=$T/w
+	mkdir -p "$W"
+	mount -t tmpfs -o size=64m,mode=0755 fsmon-adv "$W"
+	MOUNTS+=("$W")
+	install -d -o "$USER_" -g "$GROUP_" -m 0755 "$W/user"
+	# The test file where the attacker can read it.
+	EICAR=$T/eicar.com
+	install -m 0644 "$DEFS/eicar.com" "$EICAR"
+	FUSE_PID=
+	LOOP_IMG=
+}
+
+teardown() {
+	fuse_release
+	e2e_teardown
+	if [ -n "$LOOP_IMG" ]; then
+		rm -f "$LOOP_IMG"
+	fi
+}
+
+# as_user CMD...: CMD as the attacker, without root's groups.
+as_user() {
+	setpriv --reuid="$USER_" --regid="$GROUP_" --clear-groups "$@"
+}
+
+# fs_policy FILE_MONITOR_SETTINGS [LINE...]: the scan test policy with the
+# file and process monitors on and a file_monitor group.
+fs_policy() {
+	local fm=$1
+	shift
+	scan_policy "monitor_file_copies_moves = true;" "monitor_process_execution = true;" \
+		"device_flow_correlation = false;" "file_monitor = { $fm };" "$@"
+}
+
+# fs EXPR: EXPR in Python on f = the file monitor's status.
+fs() {
+	local out
+	out=$(ctl --json status) || fail "picketctl --json status failed: $out" || return
+	jpy "(lambda f: $1)(d['monitors']['file'])" <<<"$out"
+}
+
+fs_idle() {
+	[ "$(fs '(f["queued"], f["perm_pending"])')" = "[0,0]" ]
+}
+
+settle() {
+	wait_for fs_idle && sleep 0.3 && wait_for fs_idle
+}
+
+# nev TYPE [PATH]: how many events of TYPE (about PATH).
+nev() {
+	sev "len([e for e in of('$1') if '${2-}' in ('', e.get('path'))])"
+}
+
+fs_is() {
+	[ "$(fs "$1")" = "$2" ]
+}
+
+has_ev() {
+	[ "$(nev "$@")" -gt 0 ]
+}
+
+# run_exec FILE: execve(FILE) from Python as the attacker; EXEC_OUT is the
+# errno's name ("" when the program ran).
+run_exec() {
+	as_user "$PYTHON" -c '
+import errno, os, sys
+try:
+    os.execv(sys.argv[1], [sys.argv[1]])
+except OSError as e:
+    print(errno.errorcode[e.errno])
+    sys.exit(1)
+' "$1" >"$T/exec.out" 2>&1 || true
+	EXEC_OUT=$(cat "$T/exec.out")
+}
+
+# ms_of CMD...: runs CMD (killed after 5 s), prints how long it took in
+# milliseconds.
+ms_of() {
+	local t0 t1
+	t0=$(_now_us)
+	timeout -s KILL 5 "$@" >/dev/null 2>&1
+	t1=$(_now_us)
+	echo $(((t1 - t0) / 1000))
+}
+
+# ------------------------------------------------------------------ FUSE
+
+# fuse_release: the hanging filesystem answers (EIO) and goes; whatever
+# waited on it (picketd too, before the fix) is released.
+fuse_release() {
+	[ -n "$FUSE_PID" ] || return 0
+	touch "$T/fuse.stop"
+	sleep 0.2
+	kill -TERM "$FUSE_PID" 2>/dev/null || true
+	wait "$FUSE_PID" 2>/dev/null || true
+	FUSE_PID=
+	fusermount3 -u -z "$FUSE_AT" 2>/dev/null || umount -l "$FUSE_AT" 2>/dev/null || true
+}
+
+# fuse_mount MOUNTPOINT [--stat]: picket-hangfs on MOUNTPOINT (the
+# attacker's directory or file), mounted by the attacker when this machine
+# lets unprivileged users mount FUSE (/dev/fuse open to them, fusermount3
+# setuid), else by root; FUSE_BY says which.  --stat: a stat of its root
+# does not answer either.
+fuse_mount() {
+	[ -x "$HANGFS" ] || skip "picket-hangfs was not built (libfuse3-dev missing)"
+	command -v fusermount3 >/dev/null || skip "fusermount3 (package fuse3) missing"
+	[ -c /dev/fuse ] || skip "no /dev/fuse"
+	local opt=()
+	[ "${2-}" != --stat ] || opt=(--stat)
+	FUSE_AT=$1
+	if as_user sh -c 'exec 3<>/dev/fuse' 2>/dev/null && [ -u "$(command -v fusermount3)" ]; then
+		FUSE_BY=$USER_
+		as_user "$HANGFS" "${opt[@]}" "$T/fuse.stop" "$FUSE_AT" -f 3>&- &
+	else
+		FUSE_BY=root
+		"$HANGFS" "${opt[@]}" "$T/fuse.stop" "$FUSE_AT" -f -o allow_other 3>&- &
+	fi
+	FUSE_PID=$!
+	wait_for findmnt -n "$FUSE_AT"
+	echo "# picket-hangfs mounted by $FUSE_BY" >&3
+}
+
+@test "FUSE: a mount whose open() never answers gets no mark; picketd and executions do not wait" {
+	install -d -o "$USER_" -g "$GROUP_" -m 0755 "$T/fuse"
+	# Named in mounts_include, mounted by the attacker while picketd runs:
+	# never marked, never opened.
+	fs_policy "mounts_include = [ \"$W\", \"$T/fuse\" ]; on_execute = \"block\";"
+	scan_start
+	assert_eq "$(fs '[u["mount"] for u in f["unmarked"]]')" "[\"$T/fuse\"]"
+	fuse_mount "$T/fuse"
+	assert_match "$(findmnt -n -o FSTYPE "$T/fuse")" "^fuse"
+	# The mount table is read again (the path is a mount point now).
+	wait_for fs_is 'f["unmarked"]' "[]"
+	assert_eq "$(fs 'f["filesystems"]')" "[\"$W\"]"
+	cp /bin/true "$W/true"
+
+	# The attacker creates, writes and closes files there (a close-write
+	# the kernel would open for picketd), and opens and executes one (a
+	# permission event the kernel would open for picketd's thread).
+	as_user touch "$T/fuse/f"
+	as_user sh -c 'echo x >"$1"' sh "$T/fuse/g"
+	as_user chmod 0755 "$T/fuse/f"
+	bg as_user cat "$T/fuse/g"
+	bg as_user "$T/fuse/f"
+
+	# Meanwhile picketd answers at once, and executions elsewhere run.
+	local ms
+	ms=$(ms_of "$PICKETCTL" --run-dir "$RUN" status)
+	echo "# picketctl status: $ms ms" >&3
+	[ "$ms" -lt 2000 ] || fail "picketctl status took $ms ms"
+	ctl status >/dev/null
+	ms=$(ms_of "$W/true")
+	echo "# $W/true: $ms ms" >&3
+	[ "$ms" -lt 1000 ] || fail "$W/true took $ms ms"
+	"$W/true"
+	sleep 0.5
+	ms=$(ms_of "$PICKETCTL" --run-dir "$RUN" status)
+	[ "$ms" -lt 2000 ] || fail "picketctl status took $ms ms"
+	assert_eq "$(fs '[f["events"]["close_write"], f["events"]["open_exec"] >= 1, f["perm_timeouts"]]')" \
+		"[1,true,0]"
+	fuse_release
+}
