@@ -186,3 +186,142 @@ fuse_mount() {
 		"[1,true,0]"
 	fuse_release
 }
+
+@test "FUSE: a filesystem mounted over a file just moved into place is never asked anything" {
+	fs_policy "mounts_include = [ \"$W\" ];"
+	scan_start
+	# The attacker's copy and move wait in the kernel's queues while
+	# picketd is held, and a FUSE filesystem whose stat never answers is
+	# mounted over the moved file before picketd reads them.
+	kill -STOP "$PICKETD_PID"
+	as_user cp "$EICAR" "$W/user/a"
+	as_user mv "$W/user/a" "$W/user/b"
+	fuse_mount "$W/user/b" --stat
+	kill -CONT "$PICKETD_PID"
+	local ms
+	ms=$(ms_of "$PICKETCTL" --run-dir "$RUN" status)
+	echo "# picketctl status: $ms ms" >&3
+	[ "$ms" -lt 2000 ] || fail "picketctl status took $ms ms"
+	# The copy's close-write (by its descriptor) is the one detection; the
+	# move's name now leads into the FUSE mount and is left alone.
+	wait_for has_ev detection
+	settle
+	assert_eq "$(sev "[(e['path'], e['trigger']) for e in of('detection')]")" \
+		"[[\"$W/user/b\",\"close_write\"]]"
+	# a's create finds nothing any more, b's move a mount: both vanished.
+	assert_eq "$(fs '[f["events"]["close_write"], f["events"]["create"], f["events"]["moved_to"], f["vanished"]]')" \
+		"[1,1,1,2]"
+	fuse_release
+}
+
+# ------------------------------------------------------------- long paths
+
+# deep OP ARGS...: as the attacker, in a chain of 17 directories of 250
+# characters below $W/user (a path of about 4,300 bytes, past PATH_MAX),
+# reached one directory at a time:
+#   deep path               prints the chain's full path
+#   deep write NAME SRC     copies SRC to NAME there (mode 0755), then waits
+#                           until $T/writer.stop exists (the writer stays)
+#   deep move SRC NAME      renames SRC (a short path) to NAME there
+#   deep exec NAME          execve("./NAME") there; prints the errno's name
+deep() {
+	as_user "$PYTHON" -c '
+import errno, os, sys, time
+base, op, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+os.chdir(base)
+for i in range(17):
+    d = chr(ord("a") + i) * 250
+    if not os.path.isdir(d):
+        os.mkdir(d)
+    os.chdir(d)
+full = base + "".join("/" + chr(ord("a") + i) * 250 for i in range(17))
+if op == "path":
+    print(full)
+elif op == "write":
+    data = open(args[1], "rb").read()
+    fd = os.open(args[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o755)
+    os.write(fd, data)
+    os.close(fd)
+    while not os.path.exists(sys.argv[-1]):
+        time.sleep(0.05)
+elif op == "move":
+    os.rename(args[0], args[1])
+elif op == "exec":
+    try:
+        os.execv("./" + args[0], ["./" + args[0]])
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+' "$W/user" "$@" "$T/writer.stop"
+}
+
+# tail_of PATH FULL: true when PATH is "…" and the end of FULL, cut at a
+# "/", and fits in PATH_MAX.
+tail_of() {
+	"$PYTHON" -c '
+import sys
+p, full = sys.argv[1], sys.argv[2]
+ok = p.startswith("\u2026/") and full.endswith(p[1:]) and len(p.encode()) < 4096
+sys.exit(0 if ok else 1)
+' "$1" "$2"
+}
+
+@test "long paths: a file written past PATH_MAX is scanned; the detection names the path's end, path_complete false" {
+	fs_policy "mounts_include = [ \"$W\" ];"
+	scan_start
+	local full
+	full=$(deep path)
+	[ "${#full}" -gt 4200 ] || fail "the path is only ${#full} bytes"
+	echo "# path: ${#full} bytes" >&3
+	bg deep write eicar.com "$EICAR"
+	wait_for has_ev detection
+	touch "$T/writer.stop"
+	settle
+	assert_eq "$(nev detection)" 1 "detection events"
+	assert_eq "$(sev "[(e['signature'], e['trigger'], e['path_complete'], e['inode'] > 0) for e in of('detection')]")" \
+		"[[\"$EICAR_SIG\",\"close_write\",false,true]]"
+	local p
+	p=$(sev "of('detection')[0]['path']")
+	tail_of "$p" "$full/eicar.com" || fail "not the end of the path: $p"
+	assert_eq "$(fs '[f["vanished"], f["scanned"], f["detected"]]')" "[0,1,1]"
+}
+
+@test "long paths: a file moved into place past PATH_MAX is scanned (moved_to)" {
+	install -d -o "$USER_" -g "$GROUP_" "$W/user/incoming"
+	# Copied where the kernel drops it (an ignore mark), then moved.
+	fs_policy "mounts_include = [ \"$W\" ];" "path_exclusions = [ \"$W/user/incoming\" ];"
+	scan_start
+	local full
+	full=$(deep path)
+	as_user cp "$EICAR" "$W/user/incoming/e.com"
+	deep move "$W/user/incoming/e.com" moved.com
+	wait_for has_ev detection
+	settle
+	assert_eq "$(sev "[(e['signature'], e['trigger'], e['path_complete']) for e in of('detection')]")" \
+		"[[\"$EICAR_SIG\",\"moved_to\",false]]"
+	local p
+	p=$(sev "of('detection')[0]['path']")
+	tail_of "$p" "$full/moved.com" || fail "not the end of the path: $p"
+}
+
+@test "long paths: on_execute block refuses a detected file executed past PATH_MAX; a clean one runs" {
+	fs_policy "mounts_include = [ \"$W\" ]; on_execute = \"block\";"
+	scan_start
+	local full
+	full=$(deep path)
+	touch "$T/writer.stop"
+	deep write bad "$EICAR"
+	deep write true /bin/true
+	wait_for has_ev detection
+	settle
+	run -0 deep exec true
+	assert_eq "$output" ""
+	run deep exec bad
+	assert_eq "$output" EPERM
+	wait_for has_ev exec_blocked
+	assert_eq "$(sev "[(e['signature'], e['path_complete']) for e in of('exec_blocked')]")" \
+		"[[\"$EICAR_SIG\",false]]"
+	local p
+	p=$(sev "of('exec_blocked')[0]['path']")
+	tail_of "$p" "$full/bad" || fail "not the end of the path: $p"
+	assert_eq "$(fs '[f["perm_denied"], f["perm_timeouts"]]')" "[1,0]"
+}

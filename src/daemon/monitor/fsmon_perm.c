@@ -339,7 +339,9 @@ static void perm_decide(struct fsmon *f, int i)
 	struct scan_key key;
 	struct verdict v;
 
-	if (fsmon_fd_path(s->fd, path, sizeof(path)) < 0 || scan_key_of(s->fd, &key) < 0) {
+	/* Too deep a path is told in part: the file is still checked. */
+	fsmon_event_path(s->fd, s->pid, path, sizeof(path));
+	if (scan_key_of(s->fd, &key) < 0) {
 		allow(f, i);
 		return;
 	}
@@ -387,8 +389,7 @@ static void exec_timeout(struct fsmon *f, int i)
 {
 	struct perm_slot *s = &f->perm->slot[i];
 	char path[PATH_MAX];
-	if (fsmon_fd_path(s->fd, path, sizeof(path)) < 0)
-		snprintf(path, sizeof(path), "?");
+	fsmon_event_path(s->fd, s->pid, path, sizeof(path));
 	log_warning("file monitor: execution of %s not decided within %u ms: allowed", path,
 		    f->perm->timeout_ms);
 	_cleanup_json_ struct json_object *process = proctable_json(f->mon.ctx->procs, s->pid);
