@@ -80,6 +80,10 @@ fs_is() {
 	[ "$(fs "$1")" = "$2" ]
 }
 
+nev_is() {
+	[ "$(nev "$1" "$2")" = "$3" ]
+}
+
 has_ev() {
 	[ "$(nev "$@")" -gt 0 ]
 }
@@ -313,6 +317,8 @@ sys.exit(0 if ok else 1)
 	deep write true /bin/true
 	wait_for has_ev detection
 	settle
+	# An execution is decided by a scan only while the service is ready.
+	wait_ready
 	run -0 deep exec true
 	assert_eq "$output" ""
 	run deep exec bad
@@ -324,4 +330,166 @@ sys.exit(0 if ok else 1)
 	p=$(sev "of('exec_blocked')[0]['path']")
 	tail_of "$p" "$full/bad" || fail "not the end of the path: $p"
 	assert_eq "$(fs '[f["perm_denied"], f["perm_timeouts"]]')" "[1,0]"
+}
+
+# ------------------------------------------ writes through a shared mapping
+
+# ext4_mount DIR: an ext4 image on a loop device at DIR, removed in
+# teardown; DIR/user belongs to the attacker.
+ext4_mount() {
+	LOOP_IMG=$T/ext4.img
+	truncate -s 64M "$LOOP_IMG"
+	mkfs.ext4 -q -F "$LOOP_IMG"
+	mkdir -p "$1"
+	mount -o loop "$LOOP_IMG" "$1"
+	MOUNTS=("$1" "${MOUNTS[@]}")
+	install -d -o "$USER_" -g "$GROUP_" -m 0755 "$1/user"
+}
+
+# mapper FILE: as the attacker, in the background: writes FILE (4096
+# bytes of "A"), maps it shared and writable, closes the descriptor, writes
+# one byte through the mapping, then touches $T/sig/mapped; once
+# $T/sig/go exists, writes the EICAR string through the same mapping (the
+# page is dirty and writable: no fault) and touches $T/sig/changed; keeps
+# the mapping until $T/sig/stop exists.
+mapper() {
+	install -d -o "$USER_" -g "$GROUP_" "$T/sig"
+	bg as_user "$PYTHON" -c '
+import mmap, os, sys, time
+path, sig, eicar = sys.argv[1], sys.argv[2], open(sys.argv[3], "rb").read()
+def wait(name):
+    while not os.path.exists(os.path.join(sig, name)):
+        time.sleep(0.02)
+def say(name):
+    open(os.path.join(sig, name), "w").close()
+with open(path, "wb") as f:
+    f.write(b"A" * 4096)
+fd = os.open(path, os.O_RDWR)
+m = mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+os.close(fd)
+m[0:1] = b"B"
+say("mapped")
+wait("go")
+m[100:100 + len(eicar)] = eicar
+say("changed")
+wait("stop")
+' "$1" "$T/sig" "$EICAR"
+}
+
+# remap FILE: as the attacker: maps FILE shared and writable, reads a byte
+# (a read fault), writes the EICAR string through the mapping, unmaps it
+# and exits.
+remap() {
+	as_user "$PYTHON" -c '
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+m = mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+os.close(fd)
+_ = m[0]
+eicar = open(sys.argv[2], "rb").read()
+m[100:100 + len(eicar)] = eicar
+m.close()
+' "$1" "$EICAR"
+}
+
+# infected PATH: picketctl scan PATH's count of infected files.
+infected() {
+	local out
+	out=$(ctl --json scan "$1" 2>/dev/null | tail -n 1)
+	jpy 'd["summary"]["infected"]' <<<"$out"
+}
+
+stamp() {
+	stat -c '%Z.%z %s' "$1"
+}
+
+@test "mapped writes: a file changed through a mapping still held after a clean verdict is found (tmpfs, ext4)" {
+	ext4_mount "$T/ext4"
+	scan_policy
+	scan_start
+	local fs dir f before hits got=()
+	for fs in tmpfs ext4; do
+		dir=$W/user
+		[ "$fs" = tmpfs ] || dir=$T/ext4/user
+		f=$dir/mapped
+		rm -rf "$T/sig"
+		mapper "$f"
+		wait_for test -e "$T/sig/mapped"
+		assert_eq "$(infected "$f")" 0 "infected in $f, clean"
+		before=$(stamp "$f")
+		hits=$(scanner 's["cache_hits"]')
+		touch "$T/sig/go"
+		wait_for test -e "$T/sig/changed"
+		# The kernel moved neither ctime nor size: the cache key is the same.
+		assert_eq "$(stamp "$f")" "$before" "ctime and size of $f"
+		got+=("$fs: $(infected "$f") infected, $(($(scanner 's["cache_hits"]') - hits)) cache hits")
+		touch "$T/sig/stop"
+	done
+	assert_eq "${got[*]}" "tmpfs: 1 infected, 0 cache hits ext4: 1 infected, 0 cache hits"
+}
+
+@test "mapped writes: on tmpfs a write through a new mapping moves no ctime; the file is scanned again" {
+	scan_policy
+	scan_start
+	local f=$W/user/remapped before
+	as_user sh -c 'head -c 4096 /dev/zero | tr "\0" A >"$1"' sh "$f"
+	assert_eq "$(infected "$f")" 0 "clean"
+	before=$(stamp "$f")
+	remap "$f"
+	assert_eq "$(stamp "$f")" "$before" "ctime and size"
+	assert_eq "$(infected "$f")" 1 "infected after the write through the mapping"
+}
+
+@test "mapped writes: on_execute block refuses a file changed through a mapping after a clean verdict (tmpfs)" {
+	fs_policy "mounts_include = [ \"$W\" ]; on_execute = \"block\";"
+	scan_start
+	local f=$W/user/prog
+	as_user sh -c 'head -c 4096 /dev/zero | tr "\0" A >"$1"; chmod 0755 "$1"' sh "$f"
+	# Clean: allowed (the kernel then refuses a file that is no program).
+	run_exec "$f"
+	assert_eq "$EXEC_OUT" ENOEXEC
+	settle
+	remap "$f"
+	# The write through the mapping ends with a close-write: scanned.
+	wait_for has_ev detection "$f"
+	wait_ready
+	run_exec "$f"
+	assert_eq "$EXEC_OUT" EPERM
+	wait_for has_ev exec_blocked "$f"
+	# Each scanned: tmpfs is not trusted to tell a change (scanq.h).
+	assert_eq "$(sev "[(e['trigger'], e['signature']) for e in of('detection')]")" \
+		"[[\"close_write\",\"$EICAR_SIG\"],[\"exec\",\"$EICAR_SIG\"]]"
+	assert_eq "$(sev "[e['cached'] for e in of('exec_blocked')]")" "[false]"
+}
+
+@test "verdict cache: on ext4 an unchanged file is answered from the cache, not while someone holds it open for writing" {
+	ext4_mount "$T/ext4"
+	fs_policy "mounts_include = [ \"$T/ext4\" ]; on_execute = \"block\";"
+	scan_start
+	local f=$T/ext4/user/plain hits
+	# Its close-write's verdict answers both executions.
+	as_user "$PYTHON" -c 'import os, sys
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT, 0o755)
+os.write(fd, open(sys.argv[1], "rb").read())
+os.close(fd)' "$EICAR" "$T/ext4/user/bad"
+	wait_for has_ev detection "$T/ext4/user/bad"
+	settle
+	run_exec "$T/ext4/user/bad"
+	assert_eq "$EXEC_OUT" EPERM
+	run_exec "$T/ext4/user/bad"
+	assert_eq "$EXEC_OUT" EPERM
+	wait_for nev_is exec_blocked "$T/ext4/user/bad" 2
+	assert_eq "$(sev "[e['cached'] for e in of('exec_blocked')]")" "[true,true]"
+	settle
+	as_user sh -c 'echo clean >"$1"' sh "$f"
+	assert_eq "$(infected "$f")" 0
+	hits=$(scanner 's["cache_hits"]')
+	assert_eq "$(infected "$f")" 0
+	assert_eq "$(scanner 's["cache_hits"]')" "$((hits + 1))" "cache hits"
+	# A writer holds it open (it could map it): scanned each time.
+	bg as_user sh -c 'exec 3>>"$1"; sleep 60' sh "$f"
+	sleep 0.3
+	assert_eq "$(infected "$f")" 0
+	assert_eq "$(infected "$f")" 0
+	assert_eq "$(scanner 's["cache_hits"]')" "$((hits + 1))" "cache hits with a writer"
 }
