@@ -8,7 +8,7 @@ libjson-c-dev libconfig-dev libsystemd-dev libbpf-dev bpftool
 libcmocka-dev bats checkpolicy semodule-utils systemd
 libclamav-dev clamav clamav-testfiles libseccomp-dev libcap-dev libssl-dev uthash-dev
 libcap2-bin util-linux passwd procps python3 jq faketime
-libmount-dev"
+libmount-dev fuse3 libfuse3-dev"
 
 missing=""
 for p in $PKGS; do

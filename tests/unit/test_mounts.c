@@ -1,6 +1,6 @@
 /* Unit tests of src/daemon/mounts.c: mountinfo parsed through libmount, and
  * which filesystems the file monitor marks (pseudo filesystems skipped,
- * each filesystem once, overmounted mounts skipped, mounts_include and
+ * FUSE never, each filesystem once, overmounted mounts skipped, mounts_include and
  * mounts_exclude, network filesystems), with clear errors for bad input. */
 #include "testutil.h"
 
@@ -160,6 +160,39 @@ static void test_pseudo_filesystems_skipped(void **state)
 	assert_false(mounts_pseudo_fstype("xfs"));
 	assert_false(mounts_pseudo_fstype("fuseblk"));
 	assert_false(mounts_pseudo_fstype(NULL));
+}
+
+/* FUSE by any name, as mountinfo spells it: never marked, not even when
+ * mounts_include names it (an open there waits for a process). */
+static void test_userspace_filesystems_never_marked(void **state)
+{
+	struct fixture *fx = *state;
+	char *include[] = { "/home/u/sshfs", "/media/usb", "/run/user/1000/doc", "/srv/xfs" };
+	parse_ok(fx, "27 1 254:1 / / rw - ext4 /dev/vda1 rw\n"
+		     "40 27 0:60 / /home/u/sshfs rw,nosuid,nodev - fuse.sshfs u@h:/ rw,user_id=1000\n"
+		     "41 27 8:33 / /media/usb rw,nosuid,nodev - fuseblk /dev/sdc1 rw,user_id=0\n"
+		     "42 27 0:61 / /run/user/1000/doc rw - fuse portal rw,user_id=1000\n"
+		     "43 27 0:62 / /sys/fs/fuse/connections rw - fusectl fusectl rw\n"
+		     "44 27 0:63 / /mnt/lxcfs rw - fuse.lxcfs lxcfs rw\n"
+		     "45 27 253:0 / /srv/xfs rw - xfs /dev/mapper/vg-xfs rw\n");
+	mounts_choose(&fx->l, NULL, 0, NULL, 0);
+	assert_string_equal(watched(fx), "/ /srv/xfs");
+	const char *fuse[] = { "/home/u/sshfs", "/media/usb", "/run/user/1000/doc", "/mnt/lxcfs" };
+	for (size_t i = 0; i < sizeof(fuse) / sizeof(fuse[0]); i++)
+		assert_int_equal(choice(fx, fuse[i]), MOUNT_USERSPACE);
+	assert_int_equal(choice(fx, "/sys/fs/fuse/connections"), MOUNT_PSEUDO);
+	mounts_choose(&fx->l, include, 4, NULL, 0);
+	assert_string_equal(watched(fx), "/srv/xfs");
+	assert_int_equal(choice(fx, "/home/u/sshfs"), MOUNT_USERSPACE);
+	assert_int_equal(choice(fx, "/media/usb"), MOUNT_USERSPACE);
+	assert_true(mounts_userspace_fstype("fuse"));
+	assert_true(mounts_userspace_fstype("fuseblk"));
+	assert_true(mounts_userspace_fstype("fuse.sshfs"));
+	assert_true(mounts_userspace_fstype("fuseblk.ntfs-3g"));
+	assert_false(mounts_userspace_fstype("fusectl"));
+	assert_false(mounts_userspace_fstype("fuse2"));
+	assert_false(mounts_userspace_fstype("ext4"));
+	assert_false(mounts_userspace_fstype(NULL));
 }
 
 static void test_filesystem_mounted_twice_marked_once(void **state)
@@ -457,6 +490,7 @@ static void test_choice_names(void **state)
 	(void)state;
 	assert_string_equal(mount_choice_name(MOUNT_WATCH), "watched");
 	assert_string_equal(mount_choice_name(MOUNT_PSEUDO), "pseudo filesystem");
+	assert_string_equal(mount_choice_name(MOUNT_USERSPACE), "served from user space (FUSE)");
 	assert_string_equal(mount_choice_name((enum mount_choice)99), "?");
 }
 
@@ -468,6 +502,7 @@ int main(void)
 		T(test_parse_fields),
 		T(test_default_choice),
 		T(test_pseudo_filesystems_skipped),
+		T(test_userspace_filesystems_never_marked),
 		T(test_filesystem_mounted_twice_marked_once),
 		T(test_whole_tree_mount_preferred),
 		T(test_overmounted_mount_hidden),

@@ -1,14 +1,38 @@
 #include "scanq.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <uthash.h>
 
 #include "cleanup.h"
+
+/* The bytes of a key that name a file's content. */
+#define KEY_ID_LEN offsetof(struct scan_key, distrust)
+
+/* Filesystems where every change of a file not open for writing moves its
+ * ctime (measured on 6.18 for ext4, xfs and btrfs: a write through a fresh
+ * shared mapping faults first, read before or not, and the fault stamps
+ * the inode; multigrain ctime, so a write right after a stat moves it), or
+ * whose content never changes.  Measured not so: tmpfs (a page mapped by a
+ * read fault takes writes without one) and so overlayfs, which is tmpfs'
+ * where its upper layer is.  fanotify's FAN_MODIFY comes for no write
+ * through a mapping, and STATX_CHANGE_COOKIE is not given to user space. */
+static const unsigned long trusted_fs[] = {
+	EXT4_SUPER_MAGIC, /* ext2 and ext3 too */
+	XFS_SUPER_MAGIC,
+	BTRFS_SUPER_MAGIC,
+	SQUASHFS_MAGIC,
+	EROFS_SUPER_MAGIC_V1,
+};
 
 struct scan_cache_entry {
 	struct scan_key key;
@@ -61,6 +85,32 @@ void scanq_done(struct scanq *q)
 	forget_all(q);
 }
 
+/* 0 when nobody holds fd's file open for writing (a read lease can be
+ * taken: the kernel refuses it then, a writable shared mapping included),
+ * else -EBUSY or why the probe failed.  A writer opening the file while
+ * the lease is held waits until it is dropped, right after, and the kernel
+ * tells the holder with a signal: SIGURG, whose default is to be ignored
+ * (SIGIO's is to terminate). */
+static int writers(int fd)
+{
+	if (fcntl(fd, F_SETSIG, SIGURG) < 0 || fcntl(fd, F_SETLEASE, F_RDLCK) < 0)
+		return errno == EAGAIN ? -EBUSY : -errno;
+	fcntl(fd, F_SETLEASE, F_UNLCK);
+	return 0;
+}
+
+/* Whether fd's key tells every change of its content: 0, or why not. */
+static int key_trust(int fd)
+{
+	struct statfs sfs;
+	if (fstatfs(fd, &sfs) < 0)
+		return -errno;
+	for (size_t i = 0; i < ARRAY_SIZE(trusted_fs); i++)
+		if ((unsigned long)sfs.f_type == trusted_fs[i])
+			return writers(fd);
+	return -EOPNOTSUPP;
+}
+
 int scan_key_of(int fd, struct scan_key *ret)
 {
 	struct stat st;
@@ -73,13 +123,15 @@ int scan_key_of(int fd, struct scan_key *ret)
 	ret->ctime_sec = st.st_ctim.tv_sec;
 	ret->ctime_nsec = st.st_ctim.tv_nsec;
 	ret->size = st.st_size;
+	ret->distrust = key_trust(fd);
 	return 0;
 }
 
 int scanq_cached(struct scanq *q, const struct scan_key *k, struct verdict *ret)
 {
-	struct scan_cache_entry *e;
-	HASH_FIND(hh, q->cache, k, sizeof(*k), e);
+	struct scan_cache_entry *e = NULL;
+	if (!k->distrust)
+		HASH_FIND(hh, q->cache, k, KEY_ID_LEN, e);
 	if (!e) {
 		q->misses++;
 		return 0;
@@ -87,7 +139,7 @@ int scanq_cached(struct scanq *q, const struct scan_key *k, struct verdict *ret)
 	q->hits++;
 	/* Move to the back: eviction takes the least recently used from the front. */
 	HASH_DEL(q->cache, e);
-	HASH_ADD(hh, q->cache, key, sizeof(e->key), e);
+	HASH_ADD(hh, q->cache, key, KEY_ID_LEN, e);
 	*ret = e->v;
 	return 1;
 }
@@ -95,9 +147,9 @@ int scanq_cached(struct scanq *q, const struct scan_key *k, struct verdict *ret)
 void scanq_cache_put(struct scanq *q, const struct scan_key *k, const struct verdict *v)
 {
 	struct scan_cache_entry *e;
-	if (v->result == SCAN_ERROR || q->cache_max == 0)
+	if (v->result == SCAN_ERROR || q->cache_max == 0 || k->distrust)
 		return;
-	HASH_FIND(hh, q->cache, k, sizeof(*k), e);
+	HASH_FIND(hh, q->cache, k, KEY_ID_LEN, e);
 	if (e) {
 		e->v = *v;
 		return;
@@ -113,7 +165,7 @@ void scanq_cache_put(struct scanq *q, const struct scan_key *k, const struct ver
 		return; /* a cache miss later costs a scan, nothing more */
 	e->key = *k;
 	e->v = *v;
-	HASH_ADD(hh, q->cache, key, sizeof(e->key), e);
+	HASH_ADD(hh, q->cache, key, KEY_ID_LEN, e);
 	q->cache_len++;
 }
 
@@ -122,7 +174,7 @@ void scanq_defs_changed(struct scanq *q) { forget_all(q); }
 unsigned scanq_note_crash(struct scanq *q, const struct scan_key *k)
 {
 	struct scan_suspect *s;
-	HASH_FIND(hh, q->suspects, k, sizeof(*k), s);
+	HASH_FIND(hh, q->suspects, k, KEY_ID_LEN, s);
 	if (!s) {
 		if (q->n_suspects >= SCANQ_MAX_SUSPECTS)
 			return 1;
@@ -130,7 +182,7 @@ unsigned scanq_note_crash(struct scanq *q, const struct scan_key *k)
 		if (!s)
 			return 1;
 		s->key = *k;
-		HASH_ADD(hh, q->suspects, key, sizeof(s->key), s);
+		HASH_ADD(hh, q->suspects, key, KEY_ID_LEN, s);
 		q->n_suspects++;
 	}
 	return ++s->crashes;
@@ -139,7 +191,7 @@ unsigned scanq_note_crash(struct scanq *q, const struct scan_key *k)
 bool scanq_is_suspect(const struct scanq *q, const struct scan_key *k)
 {
 	struct scan_suspect *s;
-	HASH_FIND(hh, q->suspects, k, sizeof(*k), s);
+	HASH_FIND(hh, q->suspects, k, KEY_ID_LEN, s);
 	return s && s->crashes >= SCANQ_SUSPECT_CRASHES;
 }
 

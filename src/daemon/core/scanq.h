@@ -3,7 +3,14 @@
  * Jobs own the descriptor picketd opened for them.  The verdict cache is
  * keyed by (device, inode, ctime, size) and emptied whenever the active
  * definitions change, so an unchanged file is not scanned twice with the
- * same definitions.  Files that were in the engine when the scan service
+ * same definitions.  The key vouches for content only where every change
+ * moves ctime: a write through a page already mapped shared, writable and
+ * dirty moves nothing, so no verdict is cached nor believed while anyone
+ * holds the file open for writing (a writable mapping does), and none on
+ * a filesystem where a write through a fresh mapping may not move ctime
+ * either: only ext2/3/4, xfs and btrfs (measured), squashfs and erofs
+ * (read-only) are trusted; tmpfs, overlayfs, FUSE, network filesystems
+ * and the rest are scanned every time.  Files that were in the engine when the scan service
  * crashed are counted: a suspect (two crashes) is not scanned again until
  * the definitions change (fault 6).  Every structure here is bounded. */
 #pragma once
@@ -24,6 +31,11 @@ struct scan_key {
 	int64_t ctime_sec;
 	int64_t ctime_nsec;
 	int64_t size;
+	/* Not part of the identity: 0 when the key tells every change of the
+	 * content, else why not (-EBUSY: open for writing somewhere,
+	 * -EOPNOTSUPP: its filesystem is not trusted, or the probe's -errno). */
+	int32_t distrust;
+	int32_t pad;
 };
 
 struct verdict {
@@ -58,10 +70,12 @@ struct scanq {
 
 int scanq_init(struct scanq *q, size_t max_jobs, size_t cache_max);
 void scanq_done(struct scanq *q);
-/* The key of an open file. */
+/* The key of an open file (opened read-only: the probe for writers is a
+ * read lease, taken and dropped at once). */
 int scan_key_of(int fd, struct scan_key *ret);
 
-/* Looks the file up: 1 and *ret when its verdict is cached, 0 when not. */
+/* Looks the file up: 1 and *ret when its verdict is cached, 0 when not
+ * (always 0 for a key that is distrusted). */
 int scanq_cached(struct scanq *q, const struct scan_key *k, struct verdict *ret);
 /* Queues a scan of fd (ownership of fd passes to the job, also on error).
  * -ENOSPC when the queue is full, -EDEADLK when the file is a suspect. */
@@ -77,7 +91,8 @@ void scan_job_free(struct scan_job *job);
 /* Drops every queued job whose owner is owner, closing their descriptors. */
 size_t scanq_cancel_owner(struct scanq *q, void *owner);
 
-/* Remembers a clean or infected verdict (errors are not cached). */
+/* Remembers a clean or infected verdict (errors and distrusted keys are
+ * not cached). */
 void scanq_cache_put(struct scanq *q, const struct scan_key *k, const struct verdict *v);
 /* The definitions changed: forget every verdict and every suspect. */
 void scanq_defs_changed(struct scanq *q);

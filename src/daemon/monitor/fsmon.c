@@ -13,6 +13,7 @@
 #include <sys/fanotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "core/monitor_counts.h"
 #include "core/proctable.h"
 #include "exclude.h"
+#include "fdpath.h"
 #include "fsmon_int.h"
 #include "jsonutil.h"
 #include "log.h"
@@ -59,6 +61,28 @@ int fsmon_fd_path(int fd, char *buf, size_t len)
 	return 0;
 }
 
+/* The writer's or executor's working directory is where a file too deep
+ * for the kernel to name is most often found (cd there, then ./x). */
+void fsmon_event_path(int fd, pid_t pid, char *buf, size_t len)
+{
+	char cwd[64];
+	bool complete;
+	int r = fdpath_file(fd, -1, buf, len, &complete);
+	if (r == -ENAMETOOLONG && pid > 0) {
+		snprintf(cwd, sizeof(cwd), "/proc/%d/cwd", (int)pid);
+		_cleanup_close_ int hint = open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (hint >= 0)
+			r = fdpath_file(fd, hint, buf, len, &complete);
+	}
+	if (r < 0)
+		snprintf(buf, len, "%s", FDPATH_ELIDED);
+}
+
+bool fsmon_path_complete(const char *path)
+{
+	return path[0] == '/';
+}
+
 /* -------------------------------------------------------------- events */
 
 bool fsmon_rl_allow(struct fsmon_ratelimit *rl, unsigned burst)
@@ -93,6 +117,8 @@ struct json_object *fsmon_file_ev(struct fsmon *f, const char *type, const char 
 		return NULL;
 	json_object_object_add(ev, "path", json_object_new_string(path));
 	add_where(ev, where);
+	if (!fsmon_path_complete(path))
+		json_object_object_add(ev, "path_complete", json_object_new_boolean(false));
 	if (trigger)
 		json_object_object_add(ev, "trigger", json_object_new_string(trigger));
 	if (process)
@@ -230,7 +256,16 @@ static void on_job_done(struct scan_owner *o, struct scan_job *job, const struct
 static void on_job_annotate(struct scan_owner *o, struct scan_job *job, struct json_object *ev)
 {
 	struct fsmon_job *j = (struct fsmon_job *)o;
-	(void)job;
+	struct stat st;
+	if (!fsmon_path_complete(job->path)) {
+		json_object_object_add(ev, "path_complete", json_object_new_boolean(false));
+		if (job->fd >= 0 && fstat(job->fd, &st) == 0) {
+			char dev[32];
+			snprintf(dev, sizeof(dev), "%u:%u", major(st.st_dev), minor(st.st_dev));
+			json_object_object_add(ev, "device", json_object_new_string(dev));
+			json_object_object_add(ev, "inode", json_object_new_uint64(st.st_ino));
+		}
+	}
 	json_object_object_add(ev, "trigger", json_object_new_string(j->trigger));
 	add_where(ev, &j->where);
 	if (j->process)
@@ -278,10 +313,11 @@ int fsmon_submit(struct fsmon *f, int fd, const char *path, const struct fsmon_w
 }
 
 /* Degraded mode's critical set: executables (any x bit), and files under
- * critical_paths (system configuration, the program directories). */
+ * critical_paths (system configuration, the program directories), or
+ * where that cannot be told (a path too deep to be told in full). */
 static bool critical_file(const struct policy *p, const char *path, const struct stat *st)
 {
-	if (st->st_mode & EXEC_BITS)
+	if ((st->st_mode & EXEC_BITS) || !fsmon_path_complete(path))
 		return true;
 	for (size_t i = 0; i < p->n_critical_paths; i++)
 		if (path_under(path, p->critical_paths[i]))
@@ -289,10 +325,13 @@ static bool critical_file(const struct policy *p, const char *path, const struct
 	return false;
 }
 
-/* Files in excluded directories come here only from below their direct
- * children (those the kernel's ignore marks drop), or where no ignore mark
- * could be set: exclude_path() stays.  Paths another mount namespace gives
- * (it can bind anything onto /proc) are never excluded, nor picketd's own. */
+/* One written, moved or linked file: fd is taken.  known_path is NULL when
+ * the descriptor's own path is to be read; a path the kernel cannot tell in
+ * full is no reason not to scan the file.  Files in excluded directories
+ * come here only from below their direct children (those the kernel's
+ * ignore marks drop), or where no ignore mark could be set: exclude_path()
+ * stays.  Paths another mount namespace gives (it can bind anything onto
+ * /proc) are never excluded, nor picketd's own. */
 void fsmon_file_event(struct fsmon *f, int fd, const char *known_path, pid_t pid,
 		      const char *trigger)
 {
@@ -456,26 +495,39 @@ static int fid_open(struct fsmon *f, const struct fanotify_event_metadata *m, ch
 	const fsid_t *fsid;
 	struct file_handle *fh;
 	const char *name;
-	struct stat st;
-	char dir[PATH_MAX];
+	struct statx dir, stx;
+	char link[64];
+	bool complete;
 
 	int r = dfid_name(m, raw, &fsid, &fh, &name);
 	if (r < 0)
 		return r;
 	if (!name[0] || strchr(name, '/'))
 		return -EBADMSG;
+	/* By name, on the directory's own mount only: what is mounted on that
+	 * name since (a FUSE filesystem over a file just moved there) is never
+	 * asked anything.  An O_PATH open opens nothing, the statx flags ask
+	 * no filesystem, and the file is opened through the descriptor. */
 	_cleanup_close_ int dfd = fsmon_open_dir(f, fsid, fh);
-	if (dfd < 0 || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	_cleanup_close_ int pfd = dfd < 0 ? -1 : openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0 ||
+	    statx(dfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &dir) < 0 ||
+	    statx(pfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
+		  STATX_TYPE | STATX_NLINK | STATX_MNT_ID, &stx) < 0) {
 		f->c.vanished++;
 		return -ENOENT;
 	}
-	if (!S_ISREG(st.st_mode) || (!moved && st.st_nlink < 2))
+	if (stx.stx_mnt_id != dir.stx_mnt_id) {
+		f->c.vanished++;
+		return -EXDEV;
+	}
+	if (!S_ISREG(stx.stx_mode) || (!moved && stx.stx_nlink < 2))
 		return -EINVAL;
-	if (fsmon_fd_path(dfd, dir, sizeof(dir)) < 0 ||
-	    snprintf(path, len, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "", name) >= (int)len)
-		return -ENAMETOOLONG;
-	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
-					   O_NOATIME);
+	r = fdpath_dir(dfd, name, path, len, &complete);
+	if (r < 0)
+		snprintf(path, len, "%s/%s", FDPATH_ELIDED, name);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", pfd);
+	int fd = open(link, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOATIME);
 	if (fd < 0) {
 		f->c.vanished++;
 		return -ENOENT;

@@ -23,6 +23,13 @@
  * a scan of /proc.  A file is named by its path as the host sees it where
  * the host has one, else by its namespace's path and "mount_namespace";
  * exclusions by path apply to host paths only.
+ * FUSE filesystems never are (mounts.h): the kernel opens an event's file in
+ * its reader, and a FUSE server may never answer.  The file of a move or a
+ * link is looked up by name on its directory's own mount only.
+ *
+ * A file is checked on its descriptor: a path the kernel cannot tell (past
+ * PATH_MAX) is told in part (fdpath.h, "path_complete": false in its
+ * events), never a reason to let a file or an execution through.
  *
  * Path exclusions on a watched filesystem become ignore marks in each group
  * (FAN_MARK_IGNORE, Linux 6.0; FAN_MARK_IGNORED_MASK before): a mount point

@@ -234,6 +234,12 @@ int fsmon_fd_path(int fd, char *buf, size_t len);
  * fd), checked against the exclusions and queued for a scan. */
 void fsmon_file_event(struct fsmon *f, int fd, const char *known_path, pid_t pid,
 		      const char *trigger);
+/* The path of fd (a file pid writes or executes) as far as it can be
+ * told: a path too deep for the kernel to tell in full starts with
+ * FDPATH_ELIDED and its events say "path_complete": false (fdpath.h). */
+void fsmon_event_path(int fd, pid_t pid, char *buf, size_t len);
+/* Whether path, as fsmon_event_path tells it, is complete. */
+bool fsmon_path_complete(const char *path);
 /* The directory of a file handle, as an O_PATH descriptor, or -errno. */
 int fsmon_open_dir(struct fsmon *f, const fsid_t *fsid, struct file_handle *fh);
 /* Reads the process monitor's queue, so the table knows a new process. */

@@ -518,31 +518,27 @@ int fsmon_name(struct fsmon *f, int fd, const char *known_path, pid_t pid, char 
 	       size_t len, struct fsmon_where *ret)
 {
 	struct statx stx;
-	int r;
 	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO | STATX_MNT_ID, &stx) < 0)
 		return -errno;
 	/* A kernel without STATX_MNT_ID (before 5.8) has the host's paths only. */
 	if (!(stx.stx_mask & STATX_MNT_ID) || mounts_by_id(&f->host, (int)stx.stx_mnt_id)) {
-		if (known_path) {
-			if (snprintf(path, len, "%s", known_path) >= (int)len)
-				return -ENAMETOOLONG;
-			r = 0;
-		} else {
-			r = fsmon_fd_path(fd, path, len);
-		}
-		if (r == 0)
-			*ret = (struct fsmon_where){ .host = true };
-		return r;
+		/* A path too deep to tell is told in part (fdpath.h), never a
+		 * reason to let the file through. */
+		if (known_path)
+			snprintf(path, len, "%s", known_path);
+		else
+			fsmon_event_path(fd, pid, path, len);
+		*ret = (struct fsmon_where){ .host = true };
+		return 0;
 	}
 	/* A mount of another namespace, or one detached from every tree. */
 	if (host_path(f, fd, &stx, path, len) == 0) {
 		*ret = (struct fsmon_where){ .host = true };
 		return 0;
 	}
-	r = fsmon_fd_path(fd, path, len);
-	if (r == 0)
-		*ret = (struct fsmon_where){ .mnt_ns = ns_of_mount(f, stx.stx_mnt_id, pid) };
-	return r;
+	fsmon_event_path(fd, pid, path, len);
+	*ret = (struct fsmon_where){ .mnt_ns = ns_of_mount(f, stx.stx_mnt_id, pid) };
+	return 0;
 }
 
 /* The kernel's encoding of a device number, as the process monitor has it. */

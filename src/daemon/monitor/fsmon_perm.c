@@ -340,6 +340,7 @@ static void perm_decide(struct fsmon *f, int i)
 	struct scan_key key;
 	struct verdict v;
 
+	/* Too deep a path is told in part (fsmon_name): the file is still checked. */
 	if (fsmon_name(f, s->fd, NULL, s->pid, path, sizeof(path), &where) < 0 ||
 	    scan_key_of(s->fd, &key) < 0) {
 		allow(f, i);

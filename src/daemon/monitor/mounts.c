@@ -15,7 +15,7 @@
 
 /* Filesystems with nothing the monitor could scan, or where marking does
  * harm.  Kept on purpose: tmpfs and ramfs (/dev/shm, /tmp, /run: where
- * malware is staged), rootfs, overlay, every block filesystem, fuseblk.
+ * malware is staged), rootfs, overlay, every block filesystem.
  * devtmpfs holds device nodes: fanotify opens the file of every event for
  * its listener, and opening a device has effects (a watchdog starts, a tape
  * rewinds).  hugetlbfs files cannot be written with write(2).  autofs is
@@ -23,8 +23,7 @@
 static const char *const pseudo_fstypes[] = {
 	"anon_inodefs", "apparmorfs", "autofs", "bdev", "binder", "binfmt_misc", "bpf",
 	"cgroup", "cgroup2", "configfs", "cpuset", "debugfs", "devfs", "devpts", "devtmpfs",
-	"dmabuf", "efivarfs", "fuse.gvfs-fuse-daemon", "fuse.gvfsd-fuse", "fuse.lxcfs",
-	"fuse.portal", "fusectl", "hugetlbfs", "ipathfs", "mqueue", "nfsd", "nsfs", "pidfs",
+	"dmabuf", "efivarfs", "fusectl", "hugetlbfs", "ipathfs", "mqueue", "nfsd", "nsfs", "pidfs",
 	"pipefs", "proc", "pstore", "resctrl", "rpc_pipefs", "securityfs", "selinuxfs",
 	"smackfs", "sockfs", "spufs", "sysfs", "tracefs",
 };
@@ -39,12 +38,32 @@ bool mounts_pseudo_fstype(const char *fstype)
 	return false;
 }
 
+/* FUSE, by any subtype ("fuse.sshfs", "fuseblk.ntfs"): every open, read and
+ * stat there is answered by a process, which may be the attacker's and may
+ * never answer.  fanotify opens the file of a close-write or permission
+ * event in the reader's own read(2): a mark there lets that process stall
+ * picketd's loop, or its permission thread and with it every execution on
+ * the host.  fusectl is the kernel's own control filesystem (pseudo). */
+bool mounts_userspace_fstype(const char *fstype)
+{
+	static const char *const types[] = { "fuse", "fuseblk" };
+	if (!fstype)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+		size_t n = strlen(types[i]);
+		if (strncmp(fstype, types[i], n) == 0 && (fstype[n] == '\0' || fstype[n] == '.'))
+			return true;
+	}
+	return false;
+}
+
 const char *mount_choice_name(enum mount_choice c)
 {
 	static const char *const names[] = {
 		[MOUNT_WATCH] = "watched",
 		[MOUNT_SAME_FS] = "same filesystem as another mount",
 		[MOUNT_PSEUDO] = "pseudo filesystem",
+		[MOUNT_USERSPACE] = "served from user space (FUSE)",
 		[MOUNT_NETWORK] = "network filesystem (not in mounts_include)",
 		[MOUNT_HIDDEN] = "overmounted",
 		[MOUNT_EXCLUDED] = "in mounts_exclude",
@@ -313,7 +332,7 @@ static void mark_hidden(struct mount_list *l, struct by_id *ids, unsigned char *
 			top = r;
 		}
 		if ((reach[i] == REACH_NO || coverer[i] != SIZE_MAX) &&
-		    l->v[i].choice != MOUNT_PSEUDO)
+		    l->v[i].choice == MOUNT_WATCH)
 			l->v[i].choice = MOUNT_HIDDEN;
 	}
 }
@@ -383,7 +402,9 @@ void mounts_choose(struct mount_list *l, char *const *include, size_t n_include,
 	bool ok = reach && coverer && chain;
 
 	for (size_t i = 0; i < l->n; i++)
-		l->v[i].choice = mounts_pseudo_fstype(l->v[i].fstype) ? MOUNT_PSEUDO : MOUNT_WATCH;
+		l->v[i].choice = mounts_pseudo_fstype(l->v[i].fstype)	   ? MOUNT_PSEUDO
+				 : mounts_userspace_fstype(l->v[i].fstype) ? MOUNT_USERSPACE
+									   : MOUNT_WATCH;
 	for (size_t i = 0; ok && i < l->n; i++) {
 		HASH_FIND_INT(ids, &l->v[i].id, id);
 		if (id)
@@ -426,12 +447,6 @@ void mounts_choose(struct mount_list *l, char *const *include, size_t n_include,
 	free(chain);
 }
 
-static bool fuse_fstype(const char *fstype)
-{
-	return strcmp(fstype, "fuse") == 0 || strcmp(fstype, "fuseblk") == 0 ||
-	       strncmp(fstype, "fuse.", 5) == 0;
-}
-
 void mounts_choose_ns(struct mount_list *l, const struct mount_list *host)
 {
 	for (size_t i = 0; i < l->n; i++) {
@@ -440,7 +455,7 @@ void mounts_choose_ns(struct mount_list *l, const struct mount_list *host)
 			continue;
 		if (mounts_has_fs(host, e->major, e->minor))
 			e->choice = MOUNT_HOST_FS;
-		else if (fuse_fstype(e->fstype))
+		else if (mounts_userspace_fstype(e->fstype))
 			e->choice = MOUNT_FUSE;
 	}
 }

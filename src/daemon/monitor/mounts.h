@@ -4,8 +4,10 @@
  * given a choice: its filesystem is marked through it, through another of
  * its mounts (a filesystem mounted twice is marked once), or not at all, and
  * why.  Never marked: pseudo filesystems (no files to scan, or device nodes
- * the kernel would open for each event) and overmounted mounts (no path
- * reaches them).  Network filesystems are marked only when mounts_include
+ * the kernel would open for each event), filesystems served from user space
+ * (FUSE: an open there may never return, and fanotify opens the file of an
+ * event in its reader), not even when mounts_include names them, and
+ * overmounted mounts (no path reaches them).  Network filesystems are marked only when mounts_include
  * names them.  mounts_include and mounts_exclude name mount points; each
  * selects or removes the whole filesystem mounted there, and an exclusion
  * wins.
@@ -26,6 +28,7 @@ enum mount_choice {
 	MOUNT_WATCH,        /* its filesystem is marked through this mount */
 	MOUNT_SAME_FS,      /* ... through another mount of the same filesystem */
 	MOUNT_PSEUDO,       /* proc, sysfs, cgroup, devtmpfs ...: never */
+	MOUNT_USERSPACE,    /* fuse, fuseblk, fuse.*: never */
 	MOUNT_NETWORK,      /* nfs, cifs ...: only when mounts_include names it */
 	MOUNT_HIDDEN,       /* another mount sits on the same mount point */
 	MOUNT_EXCLUDED,     /* mounts_exclude names a mount of its filesystem */
@@ -78,4 +81,5 @@ bool mounts_is_mount_point(const struct mount_list *l, const char *path);
 size_t mounts_watched(const struct mount_list *l);
 
 bool mounts_pseudo_fstype(const char *fstype);
+bool mounts_userspace_fstype(const char *fstype);
 const char *mount_choice_name(enum mount_choice c);
