@@ -122,7 +122,7 @@ static void control_access_apply(struct picketd *d)
 	struct control_access a = { .max_per_uid = p->control_max_per_uid,
 				    .idle_timeout = p->control_idle_timeout,
 				    .member_check = p->control_member_check };
-	const char *why;
+	const char *why = "";
 
 	a.admin_gid = group_gid(p->admin_group, &why);
 	if (a.admin_gid == (gid_t)-1)
