@@ -109,7 +109,8 @@ stage2() {
 		mount --bind "$KMODDIR" "/lib/modules/$RELEASE"
 	fi
 
-	say "kernel $(uname -r), running: bats $BATS_ARGS $TESTS"
+	say "kernel $(uname -r), clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+	say "running: bats $BATS_ARGS $TESTS"
 	cd "$REPO" || off
 	set --
 	for t in $TESTS; do
@@ -118,7 +119,9 @@ stage2() {
 	eval "set -- $BATS_ARGS \"\$@\""
 	# In the background, then wait: this shell is PID 1 and reaps whatever
 	# the tests leave orphaned while it waits.
-	PICKET_BUILD=$PICKET_BUILD E2E_TIMEOUT=$E2E_TIMEOUT SCAN_WAIT=$SCAN_WAIT \
+	# PICKET_KERNEL_MATRIX tells the tests they run in such a guest (a root
+	# on overlay over 9p, emulated CPUs).
+	PICKET_KERNEL_MATRIX=$RELEASE PICKET_BUILD=$PICKET_BUILD E2E_TIMEOUT=$E2E_TIMEOUT SCAN_WAIT=$SCAN_WAIT \
 		bats --tap --timing "$@" >"$OUT/e2e.tap" 2>&1 </dev/null &
 	wait $!
 	rc=$?

@@ -30,8 +30,10 @@
 #   KERNEL_BATS_ARGS    more bats arguments, e.g. "--filter 'fault 9'" []
 #   KERNEL_E2E_TIMEOUT  E2E_TIMEOUT in the guest [30]
 #   KERNEL_SCAN_WAIT    SCAN_WAIT in the guest [60]
-#   KERNEL_TIMEOUT      seconds a guest may run before it is killed [1800]
-#   KERNEL_SMP, KERNEL_MEM   vCPUs and memory of the guest [2, 3G]
+#   KERNEL_TIMEOUT      seconds a guest may run before it is killed [2700]
+#   KERNEL_SMP, KERNEL_MEM   vCPUs and memory of each guest [2, 3G]
+#   KERNEL_PARALLEL     1: the guests run at the same time, 0: one by one [1]
+#   KERNEL_CPU, KERNEL_ACCEL qemu's -cpu and -accel [max, tcg,thread=multi]
 #   KERNEL_APPEND       more kernel command line, e.g. "security=selinux selinux=1" []
 set -u
 cd "$(dirname "$0")/../.."
@@ -52,11 +54,12 @@ tests/e2e/overload.bats"}
 KERNEL_BATS_ARGS=${KERNEL_BATS_ARGS:-}
 KERNEL_E2E_TIMEOUT=${KERNEL_E2E_TIMEOUT:-30}
 KERNEL_SCAN_WAIT=${KERNEL_SCAN_WAIT:-60}
-KERNEL_TIMEOUT=${KERNEL_TIMEOUT:-1800}
+KERNEL_TIMEOUT=${KERNEL_TIMEOUT:-2700}
 KERNEL_SMP=${KERNEL_SMP:-2}
 KERNEL_MEM=${KERNEL_MEM:-3G}
 KERNEL_APPEND=${KERNEL_APPEND:-}
 KERNEL_ACCEL=${KERNEL_ACCEL:-tcg,thread=multi}
+KERNEL_PARALLEL=${KERNEL_PARALLEL:-1}
 KERNEL_CPU=${KERNEL_CPU:-max}
 # Loaded by the initramfs in this order; those built into a kernel are left out.
 MODULES="virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
@@ -218,8 +221,8 @@ make_initramfs() {
 		}
 	done
 	install -m 0755 tests/kernels/init.sh "$d/init"
-	(cd "$d" && find . | busybox cpio -o -H newc 2>/dev/null) | gzip -1 >"$kdir/picket-initrd.gz.new" &&
-		mv "$kdir/picket-initrd.gz.new" "$kdir/picket-initrd.gz"
+	(cd "$d" && find . | busybox cpio -o -H newc 2>/dev/null) | gzip -1 >"$kdir/picket-initrd.gz.$$" &&
+		mv "$kdir/picket-initrd.gz.$$" "$kdir/picket-initrd.gz"
 	st=$?
 	rm -rf "$d"
 	return $st
@@ -293,13 +296,34 @@ done
 	exit 2
 }
 
+# Images first (downloads, one at a time), then the guests: at once with
+# KERNEL_PARALLEL=1 (each runs one test at a time, mostly on one core), else
+# one after the other.  Their reports are printed in the order of SERIES.
 status=0
+rels=()
 for s in $SERIES; do
 	rel=$(kernel_release "$s") && make_initramfs "$rel" || {
 		echo "linux-$s: 0 passed, 1 failed"
 		status=1
 		continue
 	}
-	run_guest "$rel" || status=1
+	rels+=("$rel")
+done
+pids=()
+for rel in "${rels[@]}"; do
+	if [ "$KERNEL_PARALLEL" = 1 ]; then
+		mkdir -p "$OUT/$rel"
+		run_guest "$rel" >/dev/null &
+		pids+=($!)
+	else
+		run_guest "$rel" || status=1
+	fi
+done
+for i in "${!pids[@]}"; do
+	wait "${pids[$i]}" || status=1
+	cat "$OUT/${rels[$i]}/report" 2>/dev/null || {
+		echo "${rels[$i]}: 0 passed, 1 failed"
+		status=1
+	}
 done
 exit "$status"
