@@ -98,8 +98,17 @@ stage2() {
 	mount -t tracefs tracefs /sys/kernel/tracing
 	mount -t debugfs debugfs /sys/kernel/debug
 	mount -t bpf -o mode=0700 bpf /sys/fs/bpf
+	# SELinux (security=selinux selinux=1 on the command line): the policy
+	# the host has installed (selinux-policy-default), loaded the way init
+	# would; enforcing=1 or the config decides the mode.
 	if grep -qw selinuxfs /proc/filesystems; then
 		mount -t selinuxfs selinuxfs /sys/fs/selinux 2>/dev/null
+		if [ -r /etc/selinux/config ] && command -v load_policy >/dev/null; then
+			load_policy -i && say "SELinux policy loaded, enforce=$(cat /sys/fs/selinux/enforce)" ||
+				say "load_policy -i failed"
+		else
+			say "SELinux is on but the host has no policy (selinux-policy-default) or no load_policy"
+		fi
 	fi
 	ip link set lo up || say "cannot bring up lo"
 	hostname picket-guest

@@ -61,7 +61,8 @@ KERNEL_APPEND=${KERNEL_APPEND:-}
 KERNEL_ACCEL=${KERNEL_ACCEL:-tcg,thread=multi}
 KERNEL_PARALLEL=${KERNEL_PARALLEL:-1}
 KERNEL_CPU=${KERNEL_CPU:-max}
-# Loaded by the initramfs in this order; those built into a kernel are left out.
+# Loaded by the initramfs in this order, each after what it depends on;
+# those built into a kernel are left out.
 MODULES="virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
 netfs fscache 9pnet 9pnet_virtio 9p overlay"
 BUSYBOX_APPLETS="sh mount umount mkdir insmod switch_root poweroff sleep cat echo sync"
@@ -140,6 +141,10 @@ kernel_release() {
 		pkg=$cached
 	fi
 	rel=${pkg#linux-image-}
+	# Older images of the series have had their day (400 MB each).
+	for cached in $(ls "$KERNEL_CACHE" 2>/dev/null | sed 's/^/linux-image-/' | grep -E "$re"); do
+		[ "$cached" = "$pkg" ] || rm -rf "${KERNEL_CACHE:?}/${cached#linux-image-}"
+	done
 	if [ ! -r "$KERNEL_CACHE/$rel/boot/vmlinuz-$rel" ]; then
 		note "downloading $pkg"
 		tmp=$(mktemp -d "$KERNEL_CACHE/.dl.XXXXXX") || return 1
