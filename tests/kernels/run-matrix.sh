@@ -33,7 +33,7 @@
 #   KERNEL_TIMEOUT      seconds a guest may run before it is killed [2700]
 #   KERNEL_SMP, KERNEL_MEM   vCPUs and memory of each guest [2, 3G]
 #   KERNEL_PARALLEL     1: the guests run at the same time, 0: one by one [1]
-#   KERNEL_CPU, KERNEL_ACCEL qemu's -cpu and -accel [max, tcg,thread=multi]
+#   KERNEL_CPU, KERNEL_ACCEL qemu's -cpu and -accel [max,la57=off, tcg,thread=multi]
 #   KERNEL_APPEND       more kernel command line, e.g. "security=selinux selinux=1" []
 set -u
 cd "$(dirname "$0")/../.."
@@ -48,9 +48,12 @@ KERNEL_CACHE=${KERNEL_CACHE:-/var/cache/picket-kernels}
 # service's start, sandbox and scans (scan.bats), faults 11 and 16 against
 # prepared views (btf.bats, kernel.bats) and the shipped policy on the real
 # kernel (realhost.bats).
+# The scan service's own tests last: while picket-scand crashes on a kernel
+# (6.1 under TCG: SIGSYS), its scans of 44 files crash-loop for longer than
+# the guest's time, and the tests before them still report.
 KERNEL_TESTS=${KERNEL_TESTS:-"tests/e2e/kernel.bats tests/e2e/btf.bats tests/e2e/realhost.bats
-tests/e2e/scan.bats tests/e2e/monitors.bats tests/e2e/netmon.bats tests/e2e/fsmon.bats
-tests/e2e/overload.bats"}
+tests/e2e/monitors.bats tests/e2e/netmon.bats tests/e2e/overload.bats tests/e2e/fsmon.bats
+tests/e2e/scan.bats"}
 KERNEL_BATS_ARGS=${KERNEL_BATS_ARGS:-}
 KERNEL_E2E_TIMEOUT=${KERNEL_E2E_TIMEOUT:-30}
 KERNEL_SCAN_WAIT=${KERNEL_SCAN_WAIT:-60}
@@ -60,7 +63,9 @@ KERNEL_MEM=${KERNEL_MEM:-3G}
 KERNEL_APPEND=${KERNEL_APPEND:-}
 KERNEL_ACCEL=${KERNEL_ACCEL:-tcg,thread=multi}
 KERNEL_PARALLEL=${KERNEL_PARALLEL:-1}
-KERNEL_CPU=${KERNEL_CPU:-max}
+# max, less 5-level paging: a 6.12 guest with LA57 once died in its first
+# second under TCG (a bad kmalloc freelist pointer at 0xff28...).
+KERNEL_CPU=${KERNEL_CPU:-max,la57=off}
 # Loaded by the initramfs in this order, each after what it depends on;
 # those built into a kernel are left out.
 MODULES="virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
@@ -233,6 +238,23 @@ make_initramfs() {
 	return $st
 }
 
+# boot_guest RELEASE DIR: one boot of the guest, its console in DIR; the
+# CPU time qemu used is added to DIR/cpu-time.  Returns qemu's status (124 or
+# 137: killed by the timeout).
+boot_guest() {
+	local rel=$1 kdir=$KERNEL_CACHE/$1 o=$2
+	# qemu's CPU time too: the wall time depends on what else the machine runs.
+	TIMEFORMAT='%U %S'
+	{ time timeout -k 10 "$KERNEL_TIMEOUT" qemu-system-x86_64 -accel "$KERNEL_ACCEL" -cpu "$KERNEL_CPU" \
+		-smp "$KERNEL_SMP" -m "$KERNEL_MEM" -nodefaults -display none -no-reboot \
+		-kernel "$kdir/boot/vmlinuz-$rel" -initrd "$kdir/picket-initrd.gz" \
+		-append "console=ttyS0 panic=-1 loglevel=4 $KERNEL_APPEND" \
+		-serial "file:$o/console.log" \
+		-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
+		-virtfs "local,path=$o,mount_tag=out,security_model=none,multidevs=remap" \
+		>"$o/qemu.log" 2>&1 ; } 2>>"$o/cpu-time"
+}
+
 # run_guest RELEASE: boots it on the tests; prints the TAP and the count line.
 run_guest() {
 	local rel=$1 kdir=$KERNEL_CACHE/$1 o=$OUT/$1 ok bad rc start secs st
@@ -249,23 +271,23 @@ run_guest() {
 		printf 'TESTS=%q\n' "$(echo $KERNEL_TESTS)"
 	} >"$o/env"
 	start=$(date +%s)
-	# qemu's CPU time too: the wall time depends on what else the machine runs.
-	TIMEFORMAT='%U %S'
-	{ time timeout -k 10 "$KERNEL_TIMEOUT" qemu-system-x86_64 -accel "$KERNEL_ACCEL" -cpu "$KERNEL_CPU" \
-		-smp "$KERNEL_SMP" -m "$KERNEL_MEM" -nodefaults -display none -no-reboot \
-		-kernel "$kdir/boot/vmlinuz-$rel" -initrd "$kdir/picket-initrd.gz" \
-		-append "console=ttyS0 panic=-1 loglevel=4 $KERNEL_APPEND" \
-		-serial "file:$o/console.log" \
-		-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
-		-virtfs "local,path=$o,mount_tag=out,security_model=none,multidevs=remap" \
-		>"$o/qemu.log" 2>&1 ; } 2>"$o/cpu-time"
+	boot_guest "$rel" "$o"
 	st=$?
+	# A guest that died before its tests started (an emulation fault while
+	# booting) gets one more boot.
+	if [ ! -e "$o/e2e.tap" ] && [ $(($(date +%s) - start)) -lt 300 ]; then
+		mv "$o/console.log" "$o/console-first-boot.log" 2>/dev/null
+		echo "# $rel: the guest stopped before its tests (qemu status $st), booted again" >"$o/retried"
+		boot_guest "$rel" "$o"
+		st=$?
+	fi
 	secs=$(($(date +%s) - start))
 	ok=$(grep -cE '^ok ' "$o/e2e.tap" 2>/dev/null)
 	bad=$(grep -cE '^not ok ' "$o/e2e.tap" 2>/dev/null)
 	ok=${ok:-0} bad=${bad:-0}
 	# What is printed for this kernel is also its report file.
 	{
+		[ -f "$o/retried" ] && cat "$o/retried"
 		[ -f "$o/e2e.tap" ] && cat "$o/e2e.tap"
 		if [ -f "$o/rc" ]; then
 			rc=$(cat "$o/rc")
