@@ -305,7 +305,7 @@ run_guest() {
 			tail -n 30 "$o/console.log" 2>/dev/null | sed 's/^/#   /'
 			bad=$((bad + 1))
 		fi
-		echo "# $rel: ${secs}s in the guest, qemu used $(awk '{ printf "%d", $1 + $2 }' "$o/cpu-time")s of CPU ($o)"
+		echo "# $rel: ${secs}s in the guest, qemu used $(awk '{ s += $1 + $2 } END { printf "%d", s }' "$o/cpu-time")s of CPU ($o)"
 		echo "$rel: $ok passed, $bad failed"
 	} >"$o/report"
 	cat "$o/report"
