@@ -249,7 +249,7 @@ boot_guest() {
 		-smp "$KERNEL_SMP" -m "$KERNEL_MEM" -nodefaults -display none -no-reboot \
 		-kernel "$kdir/boot/vmlinuz-$rel" -initrd "$kdir/picket-initrd.gz" \
 		-append "console=ttyS0 panic=-1 loglevel=4 $KERNEL_APPEND" \
-		-serial "file:$o/console.log" \
+		-serial "file:$o/console.log" -d cpu_reset -D "$o/qemu-cpu.log" \
 		-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$o,mount_tag=out,security_model=none,multidevs=remap" \
 		>"$o/qemu.log" 2>&1 ; } 2>>"$o/cpu-time"
@@ -303,6 +303,9 @@ run_guest() {
 			fi
 			echo "# last lines of $o/console.log:"
 			tail -n 30 "$o/console.log" 2>/dev/null | sed 's/^/#   /'
+			# A triple fault ends qemu (-no-reboot) with status 0 and no
+			# word on the console: the last CPU state is in qemu-cpu.log.
+			echo "# the guest's last CPU resets, with their registers: $o/qemu-cpu.log"
 			bad=$((bad + 1))
 		fi
 		echo "# $rel: ${secs}s in the guest, qemu used $(awk '{ s += $1 + $2 } END { printf "%d", s }' "$o/cpu-time")s of CPU ($o)"
