@@ -303,9 +303,11 @@ run_guest() {
 			fi
 			echo "# last lines of $o/console.log:"
 			tail -n 30 "$o/console.log" 2>/dev/null | sed 's/^/#   /'
-			# A triple fault ends qemu (-no-reboot) with status 0 and no
-			# word on the console: the last CPU state is in qemu-cpu.log.
-			echo "# the guest's last CPU resets, with their registers: $o/qemu-cpu.log"
+			# qemu says who killed it ("terminating on signal 15 from pid
+			# ..."); a triple fault ends it (-no-reboot) with status 0 and
+			# no word on the console: the CPU state is in qemu-cpu.log.
+			[ -s "$o/qemu.log" ] && tail -n 3 "$o/qemu.log" | sed 's/^/# qemu: /'
+			echo "# the guest's CPU resets, with their registers: $o/qemu-cpu.log"
 			bad=$((bad + 1))
 		fi
 		echo "# $rel: ${secs}s in the guest, qemu used $(awk '{ s += $1 + $2 } END { printf "%d", s }' "$o/cpu-time")s of CPU ($o)"
