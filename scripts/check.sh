@@ -2,7 +2,10 @@
 # Runs every test against each build directory given (normally a plain and
 # an ASan+UBSan build): the layer check, cmocka unit tests, packaging and
 # documentation checks, the bats end-to-end tests (as root, on this kernel)
-# and a short run of each fuzzer.
+# and a short run of each fuzzer; then the kernel matrix on the first build:
+# the kernel-facing end-to-end tests on Debian's 6.1 and 6.12 kernels under
+# qemu (tests/kernels/run-matrix.sh), when KERNEL_MATRIX=1: not yet by
+# default, until it is green on both guests against everything on main.
 # Counts every test case and ends with the line "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -25,6 +28,15 @@ tally_tap() {
 	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
 		bad=1
 	fi
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+	[ "$bad" -gt 0 ] && failures+=("$name (see $log)")
+	printf '%-48s %3d passed, %d failed\n' "$name" "$ok" "$bad"
+}
+
+# tally_counts NAME PASSED FAILED LOG: counts already made elsewhere.
+tally_counts() {
+	local name=$1 ok=$2 bad=$3 log=$4
 	passed=$((passed + ok))
 	failed=$((failed + bad))
 	[ "$bad" -gt 0 ] && failures+=("$name (see $log)")
@@ -86,6 +98,26 @@ for build in "$@"; do
 		tally_one "$tag fuzz $name (${FUZZ_SECONDS}s)" $? "$log"
 	done
 done
+
+# The kernel matrix: one tally line per kernel, from the line
+# "RELEASE: N passed, N failed" that run-matrix.sh prints for each; its
+# report (the TAP, or why the guest did not finish) is RELEASE/report.
+if [ "${KERNEL_MATRIX:-0}" != 0 ] && [ $# -gt 0 ]; then
+	echo "== kernel matrix ($1)"
+	kout=$logdir/kernels
+	log=$logdir/kernels.log
+	PICKET_BUILD=$(realpath "$1") tests/kernels/run-matrix.sh -o "$kout" >"$log" 2>&1
+	rc=$?
+	n=0
+	while read -r rel ok bad; do
+		n=$((n + 1))
+		l=$kout/$rel/report
+		[ -f "$l" ] || l=$log
+		tally_counts "kernel $rel e2e" "$ok" "$bad" "$l"
+	done < <(sed -nE 's/^([^ #][^ ]*): ([0-9]+) passed, ([0-9]+) failed$/\1 \2 \3/p' "$log")
+	# No count line at all (a broken script): one failure.
+	[ "$n" -gt 0 ] || tally_one "kernel matrix" "$rc" "$log"
+fi
 
 if [ "${#failures[@]}" -gt 0 ]; then
 	echo "Failures:"

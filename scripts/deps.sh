@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages picket needs to build and test, when missing.
 # Debian 12 (bookworm) as root; a no-op when everything is there.
+# qemu-system-x86, busybox-static and xz-utils are the kernel matrix's
+# (tests/kernels/run-matrix.sh: qemu guests, their initramfs, .ko.xz).
 set -eu
 
 PKGS="meson ninja-build pkg-config gcc clang llvm libclang-rt-14-dev
@@ -8,7 +10,8 @@ libjson-c-dev libconfig-dev libsystemd-dev libbpf-dev bpftool
 libcmocka-dev bats checkpolicy semodule-utils systemd
 libclamav-dev clamav clamav-testfiles libseccomp-dev libcap-dev libssl-dev uthash-dev
 libcap2-bin util-linux passwd procps python3 jq faketime
-libmount-dev fuse3 libfuse3-dev"
+libmount-dev fuse3 libfuse3-dev
+qemu-system-x86 busybox-static xz-utils"
 
 missing=""
 for p in $PKGS; do

@@ -125,7 +125,13 @@ except OSError as e:
 	# Each filesystem once: no mount point twice, no st_dev twice.
 	assert_eq "$(fs 'len(f["filesystems"]) == len(set(f["filesystems"]))')" true
 	assert_eq "$(for m in $marked; do stat -c %d "$m"; done | sort | uniq -d)" "" "devices marked twice"
-	assert_eq "$(fs 'f["unmarked"]')" "[]"
+	# A kernel-matrix guest (tests/kernels) has an overlay over 9p as its
+	# root: 9p files have no handles, so that root cannot report moves.
+	local unmarked='[]'
+	if [ -n "${PICKET_KERNEL_MATRIX-}" ]; then
+		unmarked='[{"mount":"/","fstype":"overlay","events":"moves","errno":95,"error":"Operation not supported"}]'
+	fi
+	assert_eq "$(fs 'f["unmarked"]')" "$unmarked"
 	assert_eq "$(fault_state 8)" cleared
 }
 

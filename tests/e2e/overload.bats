@@ -34,6 +34,9 @@ mode_is() {
 }
 
 @test "fault 18: an exec flood overflows a small ring buffer; the fault names the program; seen + lost = made; calm clears it" {
+	# Under qemu's emulation (tests/kernels) an exec takes a tenth of a
+	# second: the flood is too slow to overflow even a 4 KiB ring.
+	[ -z "${PICKET_KERNEL_MATRIX-}" ] || skip "an exec flood under TCG cannot overflow the ring buffer"
 	# A 4 KiB ring holds four exec events: a flood loses most of them.
 	write_policy "monitor_process_execution = true;" "device_flow_correlation = false;" \
 		"process_monitor = { ring_buffer_kb = 4; log_exec = true; };" \
