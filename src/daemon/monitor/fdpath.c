@@ -49,8 +49,7 @@ static void prepend(struct tail *t, const char *s)
 	memcpy(t->buf + t->at, s, n);
 }
 
-/* The kernel's path of fd (readlink of /proc/self/fd/N): 0 or -errno. */
-static int kernel_path(int fd, char *buf, size_t len)
+int fdpath_kernel(int fd, char *buf, size_t len)
 {
 	char link[64];
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
@@ -149,7 +148,7 @@ int fdpath_dir(int dfd, const char *name, char *buf, size_t len, bool *ret_compl
 	if (cur < 0)
 		return -errno;
 	while (!t.full) {
-		r = kernel_path(cur, dir, sizeof(dir));
+		r = fdpath_kernel(cur, dir, sizeof(dir));
 		if (r == 0) {
 			/* "/" followed by "/name" is "/name". */
 			if (strcmp(dir, "/") != 0 || t.at == len - 1)
@@ -181,7 +180,7 @@ int fdpath_file(int fd, int dir_hint, char *buf, size_t len, bool *ret_complete)
 {
 	char name[NAME_MAX + 1];
 	struct statx me, hint;
-	int r = kernel_path(fd, buf, len);
+	int r = fdpath_kernel(fd, buf, len);
 	if (r == 0) {
 		*ret_complete = true;
 		return 0;

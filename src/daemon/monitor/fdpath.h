@@ -19,6 +19,9 @@
 /* The path of directory dfd, followed by "/name" unless name is NULL, in
  * buf (len bytes, at least 16); *ret_complete false when its front is left
  * out.  0, or -errno when not even name's directory could be told. */
+/* The kernel's path of fd (readlink of /proc/self/fd/N): 0 or -errno
+ * (-ENAMETOOLONG when it does not fit). */
+int fdpath_kernel(int fd, char *buf, size_t len);
 int fdpath_dir(int dfd, const char *name, char *buf, size_t len, bool *ret_complete);
 /* The path of fd, an open file: the kernel's, else its name found in the
  * directory dir_hint (-1: none) and that directory's path as fdpath_dir

@@ -48,19 +48,6 @@ bool fsmon_next_event(const char *buf, size_t len, size_t *off,
 	return true;
 }
 
-int fsmon_fd_path(int fd, char *buf, size_t len)
-{
-	char link[64];
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, buf, len - 1);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n >= len - 1)
-		return -ENAMETOOLONG;
-	buf[n] = '\0';
-	return 0;
-}
-
 /* The writer's or executor's working directory is where a file too deep
  * for the kernel to name is most often found (cd there, then ./x). */
 void fsmon_event_path(int fd, pid_t pid, char *buf, size_t len)

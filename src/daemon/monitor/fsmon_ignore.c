@@ -16,6 +16,7 @@
 
 #include "cleanup.h"
 #include "exclude.h"
+#include "fdpath.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "policy.h"
@@ -108,7 +109,7 @@ static int ignore_resolve(const struct fsmon *f, const struct mount_list *l, con
 	}
 	/* No O_DIRECTORY: it would trigger an automount. */
 	_cleanup_close_ int fd = open(p, O_PATH | O_CLOEXEC);
-	int r = fd < 0 ? -errno : fsmon_fd_path(fd, real, sizeof(real));
+	int r = fd < 0 ? -errno : fdpath_kernel(fd, real, sizeof(real));
 	if (r == 0 && statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_INO | STATX_MNT_ID, &stx) < 0)
 		r = -errno;
 	if (r == 0 && !S_ISDIR(stx.stx_mode))

@@ -228,8 +228,6 @@ struct fsmon {
  * end, or at a malformed event. */
 bool fsmon_next_event(const char *buf, size_t len, size_t *off,
 		      struct fanotify_event_metadata *m);
-/* The path fd is open on; 0 or -errno. */
-int fsmon_fd_path(int fd, char *buf, size_t len);
 /* One file written, moved or linked (fd taken, known_path NULL: read from
  * fd), checked against the exclusions and queued for a scan. */
 void fsmon_file_event(struct fsmon *f, int fd, const char *known_path, pid_t pid,

@@ -27,6 +27,7 @@
 #include "cleanup.h"
 #include "core/proctable.h"
 #include "exclude.h"
+#include "fdpath.h"
 #include "log.h"
 #include "policy.h"
 
@@ -489,7 +490,7 @@ static int host_path(const struct fsmon *f, int fd, const struct statx *stx, cha
 			_cleanup_close_ int hfd = mfd < 0 ? -1
 							   : open_by_handle_at(mfd, &h.fh,
 									       O_PATH | O_CLOEXEC);
-			if (hfd < 0 || fsmon_fd_path(hfd, path, len) < 0)
+			if (hfd < 0 || fdpath_kernel(hfd, path, len) < 0)
 				continue;
 			if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
 				  STATX_INO | STATX_MNT_ID, &at) == 0 &&
