@@ -30,6 +30,10 @@ int loop_run_once(int epfd, int timeout_ms)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n; i++) {
 		struct io_source *src = evs[i].data.ptr;
+		/* An earlier handler of this batch may have closed it (the scan
+		 * service's exit closes its socket): its event is stale. */
+		if (src->fd < 0)
+			continue;
 		src->fn(src, evs[i].events);
 	}
 	return 0;

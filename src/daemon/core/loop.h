@@ -15,5 +15,8 @@ struct io_source {
 int loop_add(int epfd, struct io_source *src, uint32_t events);
 int loop_mod(int epfd, struct io_source *src, uint32_t events);
 void loop_del(int epfd, struct io_source *src);
-/* Waits once and calls each ready source's handler; -errno on failure. */
+/* Waits once and calls each ready source's handler, except a source whose
+ * fd an earlier handler of the same wait set to -1; -errno on failure.  A
+ * handler that frees another source must loop_del it first and must not
+ * free it before this wait's batch is done. */
 int loop_run_once(int epfd, int timeout_ms);
