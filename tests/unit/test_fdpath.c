@@ -65,6 +65,10 @@ static int make_deep(void)
 static void remove_deep(void)
 {
 	int fds[DEPTH + 1];
+	/* A test that made no chain stops at level 0: the rest must not be
+	 * garbage, or it closes whatever they happen to hold (stdout). */
+	for (int i = 0; i <= DEPTH; i++)
+		fds[i] = -1;
 	fds[0] = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (int i = 0; i < DEPTH && fds[i] >= 0; i++)
 		fds[i + 1] = openat(fds[i], level(i), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
