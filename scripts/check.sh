@@ -20,13 +20,18 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 # Counts a TAP log; a run that failed without a "not ok" line (a crash, a
-# sanitizer abort) counts as one more failure.
+# sanitizer abort) counts as one more failure, and so does each test its
+# plan ("1..N") announced that never reported (lost output is no pass).
 tally_tap() {
-	local name=$1 log=$2 rc=$3 ok bad
+	local name=$1 log=$2 rc=$3 ok bad plan
 	ok=$(grep -cE '^ok ' "$log")
 	bad=$(grep -cE '^not ok ' "$log")
 	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
 		bad=1
+	fi
+	plan=$(sed -nE 's/^1\.\.([0-9]+).*/\1/p' "$log" | head -n 1)
+	if [ -n "$plan" ] && [ $((ok + bad)) -lt "$plan" ]; then
+		bad=$((plan - ok))
 	fi
 	passed=$((passed + ok))
 	failed=$((failed + bad))
