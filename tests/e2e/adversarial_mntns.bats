@@ -171,6 +171,25 @@ except OSError as e:
 	assert_eq "$(fs 'f["excluded"]')" 0
 }
 
+@test "mount namespace: a file still open for writing when its tmpfs is marked is scanned once, at its close_write" {
+	ns_policy
+	scan_start --real-host
+	mkfifo -m 0666 "$T/go"
+	# Written, and held open by a child until the test opens the FIFO: the
+	# catch-up walk after the mark must leave it to its close_write (it
+	# would have scanned it twice when written on during the walk).
+	# The FIFO is opened before the namespace's tmpfs hides $T.
+	ns_run "exec 5<>$T/go && mount -t tmpfs ns-e2e /tmp && exec 3>/tmp/held.com && cat >&3 &&
+{ (read _ <&5; exec 3>&-) & } && exec 3>&- 5>&-" "$DEFS/eicar.com"
+	wait_for fs_is "[e['mount'] for e in f['mount_namespaces']['filesystems'] if e['mount_namespace'] == $NS_ID]" '["/tmp"]'
+	settle
+	assert_eq "$(ns_dets "$NS_ID")" "[]" "the detections while the file is open for writing"
+	timeout 10 sh -c 'echo go >"$1"' _ "$T/go"
+	wait_for has_det /tmp/held.com "$NS_ID"
+	settle
+	assert_eq "$(dets /tmp/held.com "$NS_ID")" "[[\"$EICAR_SIG\",\"close_write\",$NS_ID]]"
+}
+
 @test "mount namespace: found by the scan of /proc when nothing executes there (no process monitor)" {
 	PROCMON=false ns_policy
 	scan_start

@@ -2,7 +2,8 @@
  * the file's identity only, none cached nor believed for a key that is
  * distrusted; scan_key_of distrusts a file open for writing (a shared
  * writable mapping included) and a filesystem where ctime does not follow
- * every change (tmpfs), and a writer racing the probe does not kill it. */
+ * every change (tmpfs), and a writer racing the probe does not kill it;
+ * scan_writers sees a writer on any filesystem. */
 #include "testutil.h"
 
 #include <errno.h>
@@ -102,6 +103,25 @@ static void test_key_distrusts_tmpfs(void **state)
 	unlink(path);
 }
 
+/* On any filesystem (tmpfs too): a writer is seen, and gone once closed. */
+static void test_writers_on_tmpfs(void **state)
+{
+	(void)state;
+	char path[] = "/dev/shm/picket-test-writers.XXXXXX";
+	int wfd = mkstemp(path);
+	if (wfd < 0) {
+		print_message("# no /dev/shm: not checked\n");
+		return;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(scan_writers(fd), -EBUSY);
+	close(wfd);
+	assert_int_equal(scan_writers(fd), 0);
+	close(fd);
+	unlink(path);
+}
+
 /* A file of 4096 bytes in the scratch directory, opened read-only. */
 static int scratch_file(const char *dir, const char *name)
 {
@@ -177,6 +197,7 @@ int main(void)
 		cmocka_unit_test(test_cache_by_identity),
 		cmocka_unit_test(test_distrusted_never_cached),
 		cmocka_unit_test(test_key_distrusts_tmpfs),
+		cmocka_unit_test(test_writers_on_tmpfs),
 		T(test_key_distrusts_writers),
 		T(test_probe_survives_racing_writers),
 	};

@@ -91,7 +91,7 @@ void scanq_done(struct scanq *q)
  * the lease is held waits until it is dropped, right after, and the kernel
  * tells the holder with a signal: SIGURG, whose default is to be ignored
  * (SIGIO's is to terminate). */
-static int writers(int fd)
+int scan_writers(int fd)
 {
 	if (fcntl(fd, F_SETSIG, SIGURG) < 0 || fcntl(fd, F_SETLEASE, F_RDLCK) < 0)
 		return errno == EAGAIN ? -EBUSY : -errno;
@@ -107,7 +107,7 @@ static int key_trust(int fd)
 		return -errno;
 	for (size_t i = 0; i < ARRAY_SIZE(trusted_fs); i++)
 		if ((unsigned long)sfs.f_type == trusted_fs[i])
-			return writers(fd);
+			return scan_writers(fd);
 	return -EOPNOTSUPP;
 }
 

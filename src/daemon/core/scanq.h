@@ -73,6 +73,9 @@ void scanq_done(struct scanq *q);
 /* The key of an open file (opened read-only: the probe for writers is a
  * read lease, taken and dropped at once). */
 int scan_key_of(int fd, struct scan_key *ret);
+/* -EBUSY when someone holds fd's file open for writing (fd read-only), 0
+ * when nobody does, or the probe's -errno. */
+int scan_writers(int fd);
 
 /* Looks the file up: 1 and *ret when its verdict is cached, 0 when not
  * (always 0 for a key that is distrusted). */

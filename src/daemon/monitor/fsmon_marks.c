@@ -320,7 +320,9 @@ static bool catch_up_file(struct fsmon *f, int dfd, const char *name, const stru
 		return false;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", pfd);
 	int fd = open(link, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOATIME | O_CLOEXEC);
-	if (fd < 0 || scan_key_of(fd, &k) < 0) {
+	/* Still open for writing: its close_write, now that the mark is set,
+	 * scans it whole; scanned here as well it would be two detections. */
+	if (fd < 0 || scan_writers(fd) == -EBUSY || scan_key_of(fd, &k) < 0) {
 		if (fd >= 0)
 			close(fd);
 		return false;
