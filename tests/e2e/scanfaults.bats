@@ -165,7 +165,7 @@ MemAvailable:   12642712 kB'
 @test "liveness: a scan service that stops answering pings is restarted" {
 	scan_start
 	pid=$(scanner_pid)
-	# Stopped, it cannot answer: within two re-check ticks it is killed.
+	# Stopped, it cannot answer: killed at the first tick 3 s after its ping.
 	kill -STOP "$pid"
 	wait_ready "$pid"
 	assert_eq "$(sev "[e['how'] for e in of('scan_service_crashed')]")" '["killed by signal 9 (Killed)"]'

@@ -37,6 +37,7 @@ struct scan {
 	struct scan_msg ready;  /* the READY of the running service */
 	char as_root[256];      /* why the service runs as root, "" when it does not */
 	bool ping_pending;      /* a PING sent at the last tick is not answered yet */
+	time_t ping_sent;       /* when (CLOCK_MONOTONIC seconds) */
 	uint64_t ping_id;
 	int sigsys_nr;          /* the syscall its SIGSYS message named, -1: none */
 	uint32_t sigsys_arch;   /* and its AUDIT_ARCH_* */

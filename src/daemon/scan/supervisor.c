@@ -567,13 +567,26 @@ void supervisor_restart(struct scan *s)
 	start_service(s);
 }
 
-/* An idle service must answer a PING by the next tick; a busy one is
- * watched by the scan timeout instead. */
+/* Not scheduled for this long is stopped, not a loaded host (a service
+ * that missed a 1 s deadline under a load of 9 was alive). */
+#define PING_DEADLINE_S 3
+
+static time_t mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* An idle service must answer a PING by the first tick PING_DEADLINE_S
+ * after it; a busy one is watched by the scan timeout instead. */
 static void liveness(struct scan *s)
 {
 	/* Answers come in order: a PING sent before a SCAN is answered before
 	 * its verdict, so a ping still pending once idle again was ignored. */
 	if (s->state != SVC_READY || s->inflight)
+		return;
+	if (s->ping_pending && mono_now() - s->ping_sent < PING_DEADLINE_S)
 		return;
 	if (s->ping_pending) {
 		log_error("scan service pid %d did not answer a ping: restarting it", (int)s->pid);
@@ -585,8 +598,10 @@ static void liveness(struct scan *s)
 	int r = scan_msg_send(s->sock.fd, &m, -1);
 	if (r < 0)
 		log_warning_errno(r, "scan service: ping failed");
-	else
+	else {
 		s->ping_pending = true;
+		s->ping_sent = mono_now();
+	}
 }
 
 void supervisor_tick(struct scan *s)
