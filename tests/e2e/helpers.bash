@@ -451,6 +451,9 @@ import json, sys
 all_ev = []
 with open(sys.argv[2]) as f:
     for n, line in enumerate(f, 1):
+        # A last line without its newline is still being written.
+        if not line.endswith("\n"):
+            break
         o = json.loads(line)
         if not isinstance(o, dict) or not all(k in o for k in ("seq", "time", "type")):
             sys.exit("%s:%d: not an event: %r" % (sys.argv[2], n, line))
