@@ -2,7 +2,10 @@
 # Installs the Debian packages picket needs to build and test, when missing.
 # Debian 12 (bookworm) as root; a no-op when everything is there.
 # qemu-system-x86, busybox-static and xz-utils are the kernel matrix's
-# (tests/kernels/run-matrix.sh: qemu guests, their initramfs, .ko.xz).
+# (tests/kernels/run-matrix.sh: qemu guests, their initramfs, .ko.xz);
+# selinux-policy-default, policycoreutils and setools are the reference
+# policy that tests/e2e/selinux_module.bats links picket_bpf into (installing
+# them does not turn SELinux on).
 set -eu
 
 PKGS="meson ninja-build pkg-config gcc clang llvm libclang-rt-14-dev
@@ -11,7 +14,8 @@ libcmocka-dev bats checkpolicy semodule-utils systemd
 libclamav-dev clamav clamav-testfiles libseccomp-dev libcap-dev libssl-dev uthash-dev
 libcap2-bin util-linux passwd procps python3 jq faketime
 libmount-dev fuse3 libfuse3-dev
-qemu-system-x86 busybox-static xz-utils"
+qemu-system-x86 busybox-static xz-utils
+selinux-policy-default policycoreutils setools"
 
 missing=""
 for p in $PKGS; do
