@@ -164,7 +164,8 @@ const struct fault_def fault_catalog[] = {
 		.remediation =
 			"Reinstall or upgrade picket to install the picket_bpf SELinux module, or "
 			"add 'allow unconfined_service_t self:bpf { map_create map_read map_write "
-			"prog_load prog_run };' to the local policy by hand. Then restart the "
+			"prog_load prog_run };' to the local policy by hand (on Debian's reference "
+			"policy the domain is initrc_t, the one the detail names). Then restart the "
 			"connector.",
 		.description =
 			"SELinux is enforcing and its policy does not let the connector use eBPF, "

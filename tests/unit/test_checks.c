@@ -21,6 +21,7 @@ struct fixture {
 	struct hostview hv;
 	struct policy p;
 	struct check_result r;
+	bool denied; /* check_selinux: bpf() denied */
 };
 
 static int setup(void **state)
@@ -611,11 +612,18 @@ static void enforcing(struct fixture *fx)
 	tu_write(fx->dir, "etc/selinux/config", "SELINUX=enforcing\nSELINUXTYPE=targeted\n");
 }
 
+/* check_selinux with the feature probe's bpf() answer (1: allowed). */
+static int selinux(struct fixture *fx, int bpf_syscall)
+{
+	struct kernel_features kf = { .bpf_syscall = bpf_syscall };
+	return check_selinux(&fx->hv, &kf, &fx->r, &fx->denied);
+}
+
 static void test_selinux_absent_not_held(void **state)
 {
 	struct fixture *fx = *state;
 
-	assert_int_equal(check_selinux(&fx->hv, &fx->r), 0);
+	assert_int_equal(selinux(fx, 1), 0);
 	assert_clean(&fx->r);
 }
 
@@ -625,7 +633,7 @@ static void test_selinux_permissive_not_held(void **state)
 
 	tu_write(fx->dir, "sys/fs/selinux/enforce", "0");
 	tu_write(fx->dir, "etc/selinux/config", "SELINUX=permissive\nSELINUXTYPE=targeted\n");
-	check_selinux(&fx->hv, &fx->r);
+	selinux(fx, 1);
 	assert_clean(&fx->r);
 }
 
@@ -635,7 +643,7 @@ static void test_selinux_enforcing_without_module_held(void **state)
 
 	enforcing(fx);
 	tu_mkdir(fx->dir, STORE "/100/base");
-	check_selinux(&fx->hv, &fx->r);
+	selinux(fx, 1);
 	assert_true(fx->r.holds);
 	assert_string_equal(fx->r.detail, "SELinux is enforcing (policy targeted) and module picket_bpf "
 					  "is not installed in /var/lib/selinux/targeted/active/modules");
@@ -646,7 +654,7 @@ static void test_selinux_enforcing_no_store_held(void **state)
 	struct fixture *fx = *state;
 
 	enforcing(fx);
-	check_selinux(&fx->hv, &fx->r);
+	selinux(fx, 1);
 	assert_true(fx->r.holds);
 }
 
@@ -656,7 +664,7 @@ static void test_selinux_module_installed_not_held(void **state)
 
 	enforcing(fx);
 	tu_mkdir(fx->dir, STORE "/400/picket_bpf");
-	check_selinux(&fx->hv, &fx->r);
+	selinux(fx, 1);
 	assert_clean(&fx->r);
 }
 
@@ -667,7 +675,7 @@ static void test_selinux_module_disabled_held(void **state)
 	enforcing(fx);
 	tu_mkdir(fx->dir, STORE "/400/picket_bpf");
 	tu_write(fx->dir, STORE "/disabled/picket_bpf", "");
-	check_selinux(&fx->hv, &fx->r);
+	selinux(fx, 1);
 	assert_true(fx->r.holds);
 	assert_string_equal(fx->r.detail,
 			    "SELinux is enforcing (policy targeted) and module picket_bpf is disabled "
@@ -681,10 +689,56 @@ static void test_selinux_module_in_other_store_held(void **state)
 	tu_write(fx->dir, "sys/fs/selinux/enforce", "1\n");
 	tu_write(fx->dir, "etc/selinux/config", "SELINUX=enforcing\nSELINUXTYPE=mls\n");
 	tu_mkdir(fx->dir, STORE "/400/picket_bpf");
-	check_selinux(&fx->hv, &fx->r);
+	selinux(fx, 1);
 	assert_true(fx->r.holds);
 	assert_non_null(strstr(fx->r.detail, "(policy mls)"));
 	assert_non_null(strstr(fx->r.detail, "/var/lib/selinux/mls/active/modules"));
+}
+
+static void test_selinux_denial_held_and_named(void **state)
+{
+	struct fixture *fx = *state;
+
+	enforcing(fx);
+	tu_write(fx->dir, "proc/self/attr/current", "system_u:system_r:initrc_t:s0");
+	selinux(fx, -EACCES);
+	assert_true(fx->r.holds);
+	assert_true(fx->denied);
+	assert_string_equal(fx->r.detail,
+			    "SELinux denies picketd's bpf() in domain system_u:system_r:initrc_t:s0: "
+			    "Permission denied; SELinux is enforcing (policy targeted) and module "
+			    "picket_bpf is not installed in /var/lib/selinux/targeted/active/modules");
+}
+
+/* Installed, yet denied: the module does not name the domain picketd runs in. */
+static void test_selinux_denial_with_module_held(void **state)
+{
+	struct fixture *fx = *state;
+
+	enforcing(fx);
+	tu_mkdir(fx->dir, STORE "/400/picket_bpf");
+	selinux(fx, -EACCES);
+	assert_true(fx->r.holds);
+	assert_true(fx->denied);
+	assert_string_equal(fx->r.detail,
+			    "SELinux denies picketd's bpf() in domain (unknown): Permission denied; "
+			    "module picket_bpf is installed but does not cover this domain");
+}
+
+/* EPERM is capabilities or lockdown, not SELinux; permissive denies nothing. */
+static void test_selinux_eperm_or_permissive_not_denied(void **state)
+{
+	struct fixture *fx = *state;
+
+	enforcing(fx);
+	tu_mkdir(fx->dir, STORE "/400/picket_bpf");
+	selinux(fx, -EPERM);
+	assert_clean(&fx->r);
+	assert_false(fx->denied);
+	tu_write(fx->dir, "sys/fs/selinux/enforce", "0");
+	selinux(fx, -EACCES);
+	assert_clean(&fx->r);
+	assert_false(fx->denied);
 }
 
 static void test_selinux_only_disabled_entry_held(void **state)
@@ -693,7 +747,7 @@ static void test_selinux_only_disabled_entry_held(void **state)
 
 	enforcing(fx);
 	tu_write(fx->dir, STORE "/disabled/picket_bpf", "");
-	check_selinux(&fx->hv, &fx->r);
+	selinux(fx, 1);
 	assert_true(fx->r.holds);
 	assert_non_null(strstr(fx->r.detail, "is not installed"));
 }
@@ -739,6 +793,9 @@ int main(void)
 		T(test_kernel_missing_features_named),
 		T(test_kernel_release_unreadable_held),
 		T(test_kernel_probe_values_in_range),
+		T(test_selinux_denial_held_and_named),
+		T(test_selinux_denial_with_module_held),
+		T(test_selinux_eperm_or_permissive_not_denied),
 		T(test_selinux_absent_not_held),
 		T(test_selinux_permissive_not_held),
 		T(test_selinux_enforcing_without_module_held),

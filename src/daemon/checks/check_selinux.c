@@ -32,10 +32,13 @@ static bool module_installed(const struct hostview *hv, const char *store)
 	return false;
 }
 
-int check_selinux(const struct hostview *hv, struct check_result *ret)
+int check_selinux(const struct hostview *hv, const struct kernel_features *kf,
+		  struct check_result *ret, bool *ret_denied)
 {
 	char enforce[16], config[4096], type[64] = "targeted", store[PATH_MAX], p[PATH_MAX];
+	char context[256];
 
+	*ret_denied = false;
 	if (hostview_read(hv, "/sys/fs/selinux/enforce", enforce, sizeof(enforce)) < 0 ||
 	    strcmp(enforce, "1") != 0)
 		return 0; /* not enabled, or permissive: eBPF is not denied */
@@ -44,6 +47,15 @@ int check_selinux(const struct hostview *hv, struct check_result *ret)
 	if (snprintf(store, sizeof(store), "/var/lib/selinux/%s", type) >= (int)sizeof(store) ||
 	    snprintf(p, sizeof(p), "%s/active/modules/disabled/" MODULE, store) >= (int)sizeof(p))
 		return -ENAMETOOLONG;
+	/* The real denial: the kernel refused the feature probe's bpf() with
+	 * EACCES, which capabilities and lockdown never answer (EPERM). */
+	if (kf->bpf_syscall == -EACCES) {
+		*ret_denied = true;
+		if (hostview_read(hv, "/proc/self/attr/current", context, sizeof(context)) < 0)
+			snprintf(context, sizeof(context), "(unknown)");
+		check_note(ret, "SELinux denies picketd's bpf() in domain %s: %s", context,
+			   strerror(EACCES));
+	}
 	if (!module_installed(hv, store))
 		check_note(ret,
 			   "SELinux is enforcing (policy %s) and module " MODULE
@@ -52,5 +64,7 @@ int check_selinux(const struct hostview *hv, struct check_result *ret)
 	else if (hostview_exists(hv, p))
 		check_note(ret, "SELinux is enforcing (policy %s) and module " MODULE " is disabled (%s)",
 			   type, p);
+	else if (*ret_denied)
+		check_note(ret, "module " MODULE " is installed but does not cover this domain");
 	return 0;
 }

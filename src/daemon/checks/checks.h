@@ -58,5 +58,8 @@ int check_kernel(const struct hostview *hv, const struct policy *p,
 /* Compares "6.1.0-13-amd64" with "5.8": <0, 0, >0; -EINVAL if unparsable. */
 int kernel_release_cmp(const char *release, const char *min, int *ret_cmp);
 
-/* check_selinux.c: fault 19 - SELinux enforcing without the picket_bpf module. */
-int check_selinux(const struct hostview *hv, struct check_result *ret);
+/* check_selinux.c: fault 19 - SELinux enforcing and denying picketd's bpf()
+ * (the feature probe's EACCES in kf: *ret_denied, the eBPF monitors cannot
+ * start), or enforcing without the picket_bpf module installed and enabled. */
+int check_selinux(const struct hostview *hv, const struct kernel_features *kf,
+		  struct check_result *ret, bool *ret_denied);

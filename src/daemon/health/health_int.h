@@ -18,7 +18,8 @@ struct health {
 	struct kernel_features kf;
 	struct io_source watch; /* inotify: the install tree and the view's /etc */
 	char scan_root_reason[256]; /* why the scan service runs as root, "" if it does not */
-	int gate_cause; /* the fault that keeps eBPF off (16, 11), 0 when none does */
+	int gate_cause; /* the fault that keeps eBPF off (16, 11, 19), 0 when none does */
+	bool selinux_denies_bpf; /* the feature probe's bpf() was refused: EACCES */
 	/* scansvc.c: fault 6's window of recent crashes */
 	time_t crashes[HEALTH_MAX_CRASHES];
 	char (*crash_files)[PATH_MAX]; /* HEALTH_MAX_CRASHES of them */

@@ -136,14 +136,21 @@ void host_recheck(struct health *h)
 	apply(h, FAULT_KERNEL_BTF, &btf);
 	apply(h, FAULT_KERNEL_INCOMPATIBLE, &kernel);
 	r = (struct check_result){ 0 };
-	check_selinux(h->c.hv, &r);
+	check_selinux(h->c.hv, &h->kf, &r, &h->selinux_denies_bpf);
+	if (h->selinux_denies_bpf && !kernel.holds && !btf.holds)
+		note_taken_down(p, &r);
 	apply(h, FAULT_SELINUX, &r);
 	if (h->c.defs->fd >= 0)
 		check_defs_age(h);
 }
 
-/* One cause, one fault: while 16 or 11 holds, the eBPF monitors are not
- * tried and say why. */
+/* One cause, one fault: while 16 or 11 holds, or SELinux denies bpf() (19),
+ * the eBPF monitors are not tried and say why. */
+static bool selinux_blocks(const struct health *h)
+{
+	return h->selinux_denies_bpf && faults_is_active(h->c.faults, FAULT_SELINUX);
+}
+
 void health_gate(struct health *h, struct monitor_gate *ret)
 {
 	char release[256], file[PATH_MAX];
@@ -152,6 +159,7 @@ void health_gate(struct health *h, struct monitor_gate *ret)
 	*ret = (struct monitor_gate){ 0 };
 	h->gate_cause = faults_is_active(fs, FAULT_KERNEL_INCOMPATIBLE) ? FAULT_KERNEL_INCOMPATIBLE
 			: faults_is_active(fs, FAULT_KERNEL_BTF)        ? FAULT_KERNEL_BTF
+			: selinux_blocks(h)                             ? FAULT_SELINUX
 									: 0;
 	if (faults_is_active(fs, FAULT_KERNEL_INCOMPATIBLE)) {
 		snprintf(ret->ebpf_blocked, sizeof(ret->ebpf_blocked), "not tried: fault 16: %.200s",
@@ -161,6 +169,11 @@ void health_gate(struct health *h, struct monitor_gate *ret)
 	if (faults_is_active(fs, FAULT_KERNEL_BTF)) {
 		snprintf(ret->ebpf_blocked, sizeof(ret->ebpf_blocked), "not tried: fault 11: %.200s",
 			 faults_get(fs, FAULT_KERNEL_BTF)->detail);
+		return;
+	}
+	if (selinux_blocks(h)) {
+		snprintf(ret->ebpf_blocked, sizeof(ret->ebpf_blocked), "not tried: fault 19: %.200s",
+			 faults_get(fs, FAULT_SELINUX)->detail);
 		return;
 	}
 	if (hostview_exists(h->c.hv, "/sys/kernel/btf/vmlinux"))
