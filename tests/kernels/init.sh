@@ -89,9 +89,23 @@ stage2() {
 	[ -e /dev/stderr ] || ln -s /proc/self/fd/2 /dev/stderr
 	mkdir -p /dev/pts /dev/shm
 	mount -t devpts -o gid=5,mode=0620,ptmxmode=0666 devpts /dev/pts
+	# A repository or build under /tmp or /run (a CI clone) would vanish
+	# under their tmpfs: carried over by a bind mount, moved back after.
+	kept=""
+	for p in "$REPO" "$PICKET_BUILD"; do
+		case $p in
+		"$REPO"/*) ;; # comes with the repository
+		/tmp/* | /run/*)
+			mkdir -p "/mnt/keep$p" && mount --bind "$p" "/mnt/keep$p" && kept="$kept $p"
+			;;
+		esac
+	done
 	mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
 	mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 	mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+	for p in $kept; do
+		mkdir -p "$p" && mount --move "/mnt/keep$p" "$p" || say "cannot keep $p"
+	done
 	mkdir -p /run/lock
 	mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
 	mount -t securityfs securityfs /sys/kernel/security
