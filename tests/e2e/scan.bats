@@ -82,6 +82,13 @@ setup() {
 }
 
 @test "scan: all of clamav-testfiles is 44 of 44 infected; a second scan is answered from the cache" {
+	# Only the filesystems whose key vouches for content are cached
+	# (scanq.h); in the kernel matrix the root is an overlay over 9p.
+	local cached=44
+	case $(stat -f -c %T "$TESTFILES") in
+	ext2/ext3 | xfs | btrfs | squashfs | erofs) ;;
+	*) cached=0 ;;
+	esac
 	scan_start
 	n=$(find "$TESTFILES" -type f | wc -l)
 	assert_eq "$n" 44 "files in $TESTFILES"
@@ -103,8 +110,8 @@ setup() {
 	run --separate-stderr ctl --json scan "$TESTFILES"
 	assert_eq "$status" 1
 	assert_eq "$(jpy '[d["summary"]["files"], d["summary"]["infected"], d["summary"]["errors"]]' <<<"${lines[-1]}")" '[44,44,0]'
-	assert_eq "$(($(scanner 's["cache_hits"]') - hits1))" 44 "cache hits of the second pass"
-	assert_eq "$(scanner 's["scans"]')" "$scans1" "scans by the second pass"
+	assert_eq "$(($(scanner 's["cache_hits"]') - hits1))" "$cached" "cache hits of the second pass"
+	assert_eq "$(($(scanner 's["scans"]') - scans1))" "$((44 - cached))" "scans by the second pass"
 	# A cached verdict is still a detection: one event per detection.
 	assert_eq "$(scount detection)" 88 "detection events"
 	assert_eq "$(sev "sorted(set(e['action'] for e in of('detection')))")" '["audit"]'
