@@ -161,19 +161,9 @@ void health_gate(struct health *h, struct monitor_gate *ret)
 			: faults_is_active(fs, FAULT_KERNEL_BTF)        ? FAULT_KERNEL_BTF
 			: selinux_blocks(h)                             ? FAULT_SELINUX
 									: 0;
-	if (faults_is_active(fs, FAULT_KERNEL_INCOMPATIBLE)) {
-		snprintf(ret->ebpf_blocked, sizeof(ret->ebpf_blocked), "not tried: fault 16: %.200s",
-			 faults_get(fs, FAULT_KERNEL_INCOMPATIBLE)->detail);
-		return;
-	}
-	if (faults_is_active(fs, FAULT_KERNEL_BTF)) {
-		snprintf(ret->ebpf_blocked, sizeof(ret->ebpf_blocked), "not tried: fault 11: %.200s",
-			 faults_get(fs, FAULT_KERNEL_BTF)->detail);
-		return;
-	}
-	if (selinux_blocks(h)) {
-		snprintf(ret->ebpf_blocked, sizeof(ret->ebpf_blocked), "not tried: fault 19: %.200s",
-			 faults_get(fs, FAULT_SELINUX)->detail);
+	if (h->gate_cause) {
+		snprintf(ret->ebpf_blocked, sizeof(ret->ebpf_blocked), "not tried: fault %d: %.200s",
+			 h->gate_cause, faults_get(fs, h->gate_cause)->detail);
 		return;
 	}
 	if (hostview_exists(h->c.hv, "/sys/kernel/btf/vmlinux"))
